@@ -1,0 +1,61 @@
+//! One `SdkConfig`, built once; the clients made from it are passed by reference.
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::cli::AwsArgs;
+use crate::error::{Error, Result};
+
+pub struct Clients {
+    pub sdk: SdkConfig,
+    pub ecs: aws_sdk_ecs::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+impl Clients {
+    /// The SDK's standard chain (env, profile, SSO, CodeBuild/ECS container credentials),
+    /// with --region/--profile/--endpoint-url on top. Throttling and 5xx are retried by the
+    /// SDK's standard retry mode (jittered exponential backoff).
+    pub async fn load(args: &AwsArgs) -> Result<Self> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(6));
+        if let Some(region) = &args.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &args.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &args.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let sdk = loader.load().await;
+        if sdk.region().is_none() {
+            return Err(Error::usage("no AWS region configured")
+                .with_hint("pass --region, set AWS_REGION, or use a profile with a region"));
+        }
+        Ok(Self {
+            ecs: aws_sdk_ecs::Client::new(&sdk),
+            ssm: aws_sdk_ssm::Client::new(&sdk),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            sdk,
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        self.sdk.region().map(Region::as_ref).unwrap_or("us-east-1")
+    }
+
+    /// A Logs client for `awslogs-region`, which may differ from the ECS region.
+    pub fn logs_in(&self, region: Option<&str>) -> aws_sdk_cloudwatchlogs::Client {
+        match region {
+            Some(r) if r != self.region() => {
+                let conf = aws_sdk_cloudwatchlogs::config::Builder::from(&self.sdk)
+                    .region(Region::new(r.to_string()))
+                    .build();
+                aws_sdk_cloudwatchlogs::Client::from_conf(conf)
+            }
+            _ => self.logs.clone(),
+        }
+    }
+}

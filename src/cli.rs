@@ -1,0 +1,205 @@
+//! The command line (clap only). Validation lives in config.rs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::HELP_TABLE;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ecs-migrate",
+    version,
+    about = "Run database migrations as a dedicated Amazon ECS one-off task, and render the CodeDeploy artifacts",
+    after_help = HELP_TABLE
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a migration task with the new image and exit with the container's exit code.
+    #[command(after_help = HELP_TABLE)]
+    Run(Box<RunArgs>),
+    /// Write taskdef.json and appspec.yaml for a CodeDeployToECS action (no revision hard-coded).
+    Render(Box<RenderArgs>),
+}
+
+/// AWS connection settings (the SDK's standard chain supplies credentials).
+#[derive(Debug, Args, Clone, Default)]
+pub struct AwsArgs {
+    /// AWS region (default: the SDK chain: AWS_REGION, profile, ...).
+    #[arg(long, env = "AWS_REGION", global = true)]
+    pub region: Option<String>,
+    /// Named profile from ~/.aws/config (SSO profiles work).
+    #[arg(long, env = "AWS_PROFILE", global = true)]
+    pub profile: Option<String>,
+    /// Endpoint for every AWS service (e.g. the local emulator); AWS_ENDPOINT_URL is honoured too.
+    #[arg(long, env = "AWS_ENDPOINT_URL", global = true)]
+    pub endpoint_url: Option<String>,
+}
+
+/// Where the source task definition comes from.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TargetArgs {
+    /// ECS cluster name or ARN.
+    #[arg(long, env = "ECS_MIGRATE_CLUSTER")]
+    pub cluster: Option<String>,
+    /// Service whose live task definition and network are used (PRIMARY task set for CODE_DEPLOY).
+    #[arg(long, env = "ECS_MIGRATE_SERVICE", conflicts_with_all = ["task_definition", "task_definition_file"])]
+    pub service: Option<String>,
+    /// Task definition FAMILY[:REVISION] or ARN instead of a service (needs network flags).
+    #[arg(long, env = "ECS_MIGRATE_TASK_DEFINITION", conflicts_with = "task_definition_file")]
+    pub task_definition: Option<String>,
+    /// A describe-task-definition JSON file (with or without the "taskDefinition" wrapper).
+    #[arg(long, env = "ECS_MIGRATE_TASK_DEFINITION_FILE")]
+    pub task_definition_file: Option<PathBuf>,
+    /// The container to run (default: the only container; required when there are several).
+    #[arg(long, env = "ECS_MIGRATE_CONTAINER")]
+    pub container: Option<String>,
+    /// The new image for the container.
+    #[arg(long, env = "ECS_MIGRATE_IMAGE", conflicts_with = "image_detail")]
+    pub image: Option<String>,
+    /// CodePipeline ECR source artifact's imageDetail.json (its ImageURI is the new image).
+    #[arg(long, env = "ECS_MIGRATE_IMAGE_DETAIL")]
+    pub image_detail: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Command preset from task-overrides/ (migrate, rollback, down, status, or --overrides-dir).
+    /// Default: migrate, unless a command is given after --.
+    pub preset: Option<String>,
+    /// The command to run instead of the preset's, as argv (no shell is added).
+    #[arg(last = true)]
+    pub command: Vec<String>,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Fill a preset placeholder: STEP=<n> (rollback), VERSION=<14 digits> (down), ...
+    #[arg(long = "set", value_name = "KEY=VALUE", env = "ECS_MIGRATE_SET", value_delimiter = ',')]
+    pub sets: Vec<String>,
+    /// Extra preset directory (its presets replace built-in ones of the same name).
+    #[arg(long, env = "ECS_MIGRATE_OVERRIDES_DIR")]
+    pub overrides_dir: Option<PathBuf>,
+    /// Family of the migration task definition (default: <family>-migrate).
+    #[arg(long, env = "ECS_MIGRATE_FAMILY")]
+    pub migration_family: Option<String>,
+
+    /// Subnets (comma separated) instead of the service's.
+    #[arg(long, env = "ECS_MIGRATE_SUBNETS", value_delimiter = ',')]
+    pub subnets: Vec<String>,
+    /// Security groups (comma separated) instead of the service's.
+    #[arg(long, env = "ECS_MIGRATE_SECURITY_GROUPS", value_delimiter = ',')]
+    pub security_groups: Vec<String>,
+    /// Public IP for the task's ENI instead of the service's setting.
+    #[arg(long, env = "ECS_MIGRATE_ASSIGN_PUBLIC_IP")]
+    pub assign_public_ip: Option<PublicIp>,
+    /// Fargate platform version instead of the service's.
+    #[arg(long, env = "ECS_MIGRATE_PLATFORM_VERSION")]
+    pub platform_version: Option<String>,
+    /// Run on this capacity provider (e.g. FARGATE_SPOT) instead of launch type FARGATE.
+    #[arg(long, env = "ECS_MIGRATE_CAPACITY_PROVIDER")]
+    pub capacity_provider: Option<String>,
+
+    /// Extra task tag (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE", env = "ECS_MIGRATE_TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// RunTask idempotency token (CodeBuild: the pipeline execution id); at most 64 characters.
+    #[arg(long, env = "ECS_MIGRATE_CLIENT_TOKEN")]
+    pub client_token: Option<String>,
+    /// Run even if another ecs-migrate task of this family is running.
+    #[arg(long, env = "ECS_MIGRATE_ALLOW_CONCURRENT")]
+    pub allow_concurrent: bool,
+    /// Run a container without awslogs (its output cannot be shown).
+    #[arg(long, env = "ECS_MIGRATE_NO_LOGS")]
+    pub no_logs: bool,
+
+    /// Deadline for the whole run (e.g. 45m); then the task is stopped and the exit code is 124.
+    #[arg(long, env = "ECS_MIGRATE_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub timeout: Option<Duration>,
+    /// What a deadline, SIGINT or SIGTERM does to the running task.
+    #[arg(long, env = "ECS_MIGRATE_ON_ABORT", default_value = "stop")]
+    pub on_abort: OnAbort,
+    /// After the task stopped, keep reading logs until none arrived for this long.
+    #[arg(long, env = "ECS_MIGRATE_LOG_QUIET", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub log_quiet: Duration,
+    /// Upper bound on the log drain after the task stopped.
+    #[arg(long, env = "ECS_MIGRATE_LOG_DRAIN_MAX", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub log_drain_max: Duration,
+    /// How often logs are read; DescribeTasks backs off from here (jittered) up to --poll-max.
+    #[arg(long, env = "ECS_MIGRATE_POLL_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub poll_interval: Duration,
+    /// Longest wait between two DescribeTasks calls.
+    #[arg(long, env = "ECS_MIGRATE_POLL_MAX", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub poll_max: Duration,
+
+    /// text: logs on stdout, summary on stderr. json: one JSON result on stdout, logs on stderr.
+    #[arg(long, env = "ECS_MIGRATE_OUTPUT", default_value = "text")]
+    pub output: OutputFormat,
+    /// Print the migration task definition and the RunTask request as JSON; change nothing.
+    #[arg(long, env = "ECS_MIGRATE_DRY_RUN")]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Directory to write taskdef.json, appspec.yaml (and imageDetail.json) into.
+    #[arg(long, env = "ECS_MIGRATE_OUT", default_value = ".")]
+    pub out: PathBuf,
+    /// Placeholder CodeDeployToECS replaces with the image (Image1ContainerName = IMAGE1_NAME).
+    #[arg(long, env = "ECS_MIGRATE_IMAGE_PLACEHOLDER", default_value = "IMAGE1_NAME")]
+    pub image_placeholder: String,
+    /// Load-balanced container for appspec.yaml (default: the service's load balancer entry).
+    #[arg(long, env = "ECS_MIGRATE_LB_CONTAINER", requires = "lb_port")]
+    pub lb_container: Option<String>,
+    /// Load-balanced container port for appspec.yaml.
+    #[arg(long, env = "ECS_MIGRATE_LB_PORT", requires = "lb_container")]
+    pub lb_port: Option<u16>,
+    /// AppSpec lifecycle hook as HOOK=LAMBDA (BeforeInstall, AfterInstall, AfterAllowTestTraffic,
+    /// BeforeAllowTraffic, AfterAllowTraffic); repeatable.
+    #[arg(long = "hook", value_name = "HOOK=FUNCTION", env = "ECS_MIGRATE_HOOKS", value_delimiter = ',')]
+    pub hooks: Vec<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnAbort {
+    /// StopTask with a reason, keep streaming until STOPPED.
+    Stop,
+    /// Leave the task running; print its ARN and console URL.
+    Detach,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PublicIp {
+    #[value(name = "ENABLED", alias = "enabled")]
+    Enabled,
+    #[value(name = "DISABLED", alias = "disabled")]
+    Disabled,
+}
+
+impl PublicIp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublicIp::Enabled => "ENABLED",
+            PublicIp::Disabled => "DISABLED",
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Turns the command line into a validated plan. No AWS calls: every error here exits 2
+//! before anything is touched.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{OnAbort, OutputFormat, RunArgs, TargetArgs};
+use crate::error::{Error, Result};
+use crate::image::{self, ImageRef};
+use crate::overrides::{self, Overrides};
+
+/// Where the source task definition (and network) comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// The live service (PRIMARY task set for CODE_DEPLOY/EXTERNAL controllers).
+    Service { service: String },
+    /// A registered task definition; network from flags.
+    TaskDefinition { task_definition: String },
+    /// A describe-task-definition JSON file; network from flags.
+    File { path: PathBuf },
+}
+
+/// Network pieces given on the command line; each replaces the service's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetworkFlags {
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: Option<&'static str>,
+    pub platform_version: Option<String>,
+    pub capacity_provider: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub cluster: Option<String>,
+    pub source: Source,
+    pub container: Option<String>,
+    pub image: Option<ImageRef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub target: Target,
+    pub overrides: Overrides,
+    pub network: NetworkFlags,
+    pub migration_family: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub client_token: Option<String>,
+    pub allow_concurrent: bool,
+    pub require_logs: bool,
+    pub timeout: Option<Duration>,
+    pub on_abort: OnAbort,
+    pub log_quiet: Duration,
+    pub log_drain_max: Duration,
+    pub poll_interval: Duration,
+    pub poll_max: Duration,
+    pub output: OutputFormat,
+    pub dry_run: bool,
+}
+
+pub fn target(args: &TargetArgs, cluster_required: bool) -> Result<Target> {
+    let source = match (&args.service, &args.task_definition, &args.task_definition_file) {
+        (Some(s), None, None) => Source::Service { service: nonempty("--service", s)? },
+        (None, Some(t), None) => Source::TaskDefinition { task_definition: nonempty("--task-definition", t)? },
+        (None, None, Some(p)) => Source::File { path: p.clone() },
+        (None, None, None) => {
+            return Err(Error::usage("no target: give --service (or --task-definition / --task-definition-file)")
+                .with_hint("e.g. --cluster my-cluster --service my-service"));
+        }
+        _ => return Err(Error::usage("give only one of --service, --task-definition, --task-definition-file")),
+    };
+    let cluster = args.cluster.as_deref().map(|c| nonempty("--cluster", c)).transpose()?;
+    if cluster.is_none() && (cluster_required || !matches!(source, Source::File { .. })) {
+        return Err(Error::usage("--cluster is required").with_hint("or set ECS_MIGRATE_CLUSTER"));
+    }
+    let image = match (&args.image, &args.image_detail) {
+        (Some(i), _) => Some(ImageRef::parse(i)?),
+        (None, Some(p)) => Some(image::from_image_detail(p)?),
+        (None, None) => None,
+    };
+    Ok(Target { cluster, source, container: args.container.clone(), image })
+}
+
+pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
+    let target = target(&args.target, !args.dry_run)?;
+    let sets = pairs("--set", &args.sets)?;
+    let catalogue = overrides::catalogue(args.overrides_dir.as_deref())?;
+    let argv = (!args.command.is_empty()).then(|| args.command.clone());
+    let overrides = overrides::resolve(&catalogue, args.preset.as_deref(), &sets, argv)?;
+    if let Some(token) = &args.client_token {
+        let ok = !token.is_empty() && token.len() <= 64 && token.chars().all(|c| c.is_ascii_graphic());
+        if !ok {
+            return Err(Error::usage("--client-token must be 1-64 printable ASCII characters")
+                .with_hint("CodeBuild: use $CODEPIPELINE_EXECUTION_ID (a UUID)"));
+        }
+    }
+    if args.poll_interval.is_zero() || args.poll_max < args.poll_interval {
+        return Err(Error::usage("--poll-interval must be > 0 and not above --poll-max"));
+    }
+    if args.log_quiet > args.log_drain_max {
+        return Err(Error::usage("--log-quiet cannot exceed --log-drain-max"));
+    }
+    if args.timeout.is_some_and(|t| t.is_zero()) {
+        return Err(Error::usage("--timeout must be positive"));
+    }
+    if let Some(f) = &args.migration_family {
+        let ok = !f.is_empty() && f.len() <= 255 && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            return Err(Error::usage(format!("--migration-family '{f}' is not a valid family name (letters, digits, - and _; up to 255)")));
+        }
+    }
+    let tags = pairs("--tag", &args.tags)?;
+    if let Some((k, _)) = tags.iter().find(|(k, _)| k.to_ascii_lowercase().starts_with("aws:")) {
+        return Err(Error::usage(format!("--tag {k}: the aws: prefix is reserved")));
+    }
+    Ok(RunPlan {
+        target,
+        overrides,
+        network: NetworkFlags {
+            subnets: args.subnets.clone(),
+            security_groups: args.security_groups.clone(),
+            assign_public_ip: args.assign_public_ip.map(|p| p.as_str()),
+            platform_version: args.platform_version.clone(),
+            capacity_provider: args.capacity_provider.clone(),
+        },
+        migration_family: args.migration_family.clone(),
+        tags,
+        client_token: args.client_token.clone(),
+        allow_concurrent: args.allow_concurrent,
+        require_logs: !args.no_logs,
+        timeout: args.timeout,
+        on_abort: args.on_abort,
+        log_quiet: args.log_quiet,
+        log_drain_max: args.log_drain_max,
+        poll_interval: args.poll_interval,
+        poll_max: args.poll_max,
+        output: args.output,
+        dry_run: args.dry_run,
+    })
+}
+
+fn nonempty(flag: &str, value: &str) -> Result<String> {
+    if value.trim().is_empty() {
+        return Err(Error::usage(format!("{flag} is empty")));
+    }
+    Ok(value.to_string())
+}
+
+/// Parses repeated `KEY=VALUE` flags.
+pub fn pairs(flag: &str, items: &[String]) -> Result<Vec<(String, String)>> {
+    items
+        .iter()
+        .map(|item| match item.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(Error::usage(format!("{flag} {item:?}: expected KEY=VALUE"))),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn plan(args: &[&str]) -> Result<RunPlan> {
+        let mut argv = vec!["ecs-migrate", "run"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| Error::usage(e.to_string()))?;
+        match cli.command {
+            Command::Run(a) => run_plan(&a),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn service_run_defaults_to_migrate() {
+        let p = plan(&["--cluster", "c", "--service", "s"]).unwrap();
+        assert_eq!(p.target.source, Source::Service { service: "s".into() });
+        assert_eq!(p.overrides.command, ["bundle", "exec", "rails", "db:migrate"]);
+        assert_eq!((p.log_quiet, p.log_drain_max), (Duration::from_secs(3), Duration::from_secs(30)));
+        assert_eq!(p.on_abort, OnAbort::Stop);
+    }
+
+    #[test]
+    fn preset_set_and_argv() {
+        let p = plan(&["rollback", "--cluster", "c", "--service", "s", "--set", "STEP=3"]).unwrap();
+        assert_eq!(p.overrides.command.last().unwrap(), "STEP=3");
+        let p = plan(&["--cluster", "c", "--service", "s", "--", "bin/rails", "db:migrate:status"]).unwrap();
+        assert_eq!(p.overrides.command, ["bin/rails", "db:migrate:status"]);
+    }
+
+    #[test]
+    fn bad_input_is_a_usage_error() {
+        for args in [
+            vec!["--service", "s"],
+            vec!["--cluster", "c"],
+            vec!["--cluster", "c", "--service", "s", "--task-definition", "t"],
+            vec!["--cluster", "c", "--service", "s", "--image", "Bad Image"],
+            vec!["--cluster", "c", "--service", "s", "--client-token", &"x".repeat(65)],
+            vec!["--cluster", "c", "--service", "s", "--tag", "novalue"],
+            vec!["--cluster", "c", "--service", "s", "--tag", "aws:x=1"],
+            vec!["--cluster", "c", "--service", "s", "--log-quiet", "40s"],
+            vec!["nope", "--cluster", "c", "--service", "s"],
+        ] {
+            let e = plan(&args).unwrap_err();
+            assert_eq!(e.exit_code(), crate::exit::USAGE, "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn file_source_needs_no_cluster_in_dry_run() {
+        let p = plan(&["--task-definition-file", "x.json", "--dry-run"]).unwrap();
+        assert!(p.target.cluster.is_none());
+        assert!(plan(&["--task-definition-file", "x.json"]).is_err());
+    }
+}

@@ -1,0 +1,115 @@
+//! The RunTask request (built as JSON, pure) and the call itself.
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::network::Placement;
+use crate::overrides::Overrides;
+use crate::rawjson;
+
+/// RunTask's limit for `startedBy`.
+pub const STARTED_BY_MAX: usize = 128;
+
+/// `ecs-migrate/<family>`: what the concurrency check looks for.
+pub fn started_by(family: &str) -> String {
+    let mut s = format!("ecs-migrate/{family}");
+    s.truncate(STARTED_BY_MAX);
+    s
+}
+
+pub struct RunTaskInput<'a> {
+    pub cluster: Option<&'a str>,
+    pub task_definition: &'a str,
+    pub container: &'a str,
+    pub overrides: &'a Overrides,
+    pub placement: &'a Placement,
+    pub started_by: &'a str,
+    pub tags: &'a [(String, String)],
+    pub client_token: Option<&'a str>,
+}
+
+pub fn request(input: &RunTaskInput<'_>) -> Value {
+    let mut req = json!({
+        "taskDefinition": input.task_definition,
+        "count": 1,
+        "startedBy": input.started_by,
+        "overrides": input.overrides.to_json(input.container),
+    });
+    if let Some(c) = input.cluster {
+        req["cluster"] = json!(c);
+    }
+    for (k, v) in &input.placement.members {
+        req[k] = v.clone();
+    }
+    let mut tags = vec![json!({"key": "ecs-migrate:container", "value": input.container})];
+    if let Some(p) = &input.overrides.preset {
+        tags.push(json!({"key": "ecs-migrate:preset", "value": p}));
+    }
+    tags.extend(input.tags.iter().map(|(k, v)| json!({"key": k, "value": v})));
+    req["tags"] = Value::Array(tags);
+    if let Some(t) = input.client_token {
+        req["clientToken"] = json!(t);
+    }
+    req
+}
+
+/// Launches the task; `failures[]` in the response is an error naming each reason.
+pub async fn run(ecs: &aws_sdk_ecs::Client, request: &Value) -> Result<aws_sdk_ecs::types::Task> {
+    let out = rawjson::run_task(ecs, request).await?;
+    if let Some(task) = out.tasks().first() {
+        return Ok(task.clone());
+    }
+    let reasons: Vec<String> = out
+        .failures()
+        .iter()
+        .map(|f| {
+            let mut s = f.reason().unwrap_or("unknown reason").to_string();
+            if let Some(d) = f.detail() {
+                s.push_str(&format!(" ({d})"));
+            }
+            if let Some(a) = f.arn() {
+                s.push_str(&format!(" [{a}]"));
+            }
+            s
+        })
+        .collect();
+    let capacity = reasons.iter().any(|r| r.contains("Capacity") || r.contains("RESOURCE"));
+    let err = Error::before_run(format!(
+        "RunTask launched no task: {}",
+        if reasons.is_empty() { "no failures reported".to_string() } else { reasons.join("; ") }
+    ));
+    Err(if capacity {
+        err.with_hint("Fargate capacity is short: retry, or give subnets in more Availability Zones")
+    } else {
+        err.with_hint("nothing is running; fix the reason above and retry")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_has_everything_runtask_needs() {
+        let overrides = Overrides { preset: Some("migrate".into()), command: vec!["bundle".into(), "exec".into()], ..Default::default() };
+        let mut members = serde_json::Map::new();
+        members.insert("launchType".into(), json!("FARGATE"));
+        let placement = Placement { members, warnings: vec![] };
+        let req = request(&RunTaskInput {
+            cluster: Some("ass"),
+            task_definition: "arn:td:1",
+            container: "rails",
+            overrides: &overrides,
+            placement: &placement,
+            started_by: &started_by("ass-task-def-staging-migrate"),
+            tags: &[("team".into(), "web".into())],
+            client_token: Some("exec-1"),
+        });
+        assert_eq!(req["startedBy"], "ecs-migrate/ass-task-def-staging-migrate");
+        assert_eq!(req["overrides"]["containerOverrides"][0], json!({"name": "rails", "command": ["bundle", "exec"]}));
+        assert_eq!(req["launchType"], "FARGATE");
+        assert_eq!(req["clientToken"], "exec-1");
+        assert_eq!(req["tags"].as_array().unwrap().len(), 3);
+        assert_eq!(started_by(&"f".repeat(300)).len(), STARTED_BY_MAX);
+    }
+}

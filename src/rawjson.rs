@@ -1,0 +1,105 @@
+//! ECS calls whose payload is JSON we own, not SDK structs, so that task-definition fields
+//! the SDK does not know yet survive a describe → register round trip, and `--dry-run`
+//! prints exactly the body that would be sent.
+//!
+//! The SDK still signs, retries and parses errors; only the request body is replaced
+//! (before signing), or the response body is captured (after deserialisation).
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_ecs::config::http::HttpRequest;
+use aws_sdk_ecs::config::interceptors::AfterDeserializationInterceptorContextRef;
+use aws_sdk_ecs::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_ecs::types::TaskDefinitionField;
+use aws_smithy_types::body::SdkBody;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::taskdef::Described;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Keeps a copy of the raw response body.
+#[derive(Debug, Clone, Default)]
+struct CaptureBody(Arc<Mutex<Option<Vec<u8>>>>);
+
+impl Intercept for CaptureBody {
+    fn name(&self) -> &'static str {
+        "ecs-migrate::CaptureBody"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        ctx: &AfterDeserializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(bytes) = ctx.response().body().bytes() {
+            *self.0.lock().expect("capture lock") = Some(bytes.to_vec());
+        }
+        Ok(())
+    }
+}
+
+impl CaptureBody {
+    fn json(&self, call: &str) -> Result<Value> {
+        let body = self.0.lock().expect("capture lock").take();
+        let body = body.ok_or_else(|| Error::before_run(format!("{call}: empty response")))?;
+        serde_json::from_slice(&body).map_err(|e| Error::before_run(format!("{call}: response is not JSON: {e}")))
+    }
+}
+
+/// Replaces the serialised request body with `body`.
+fn body_replacer(body: &Value) -> impl Fn(&mut HttpRequest) + Send + Sync + 'static {
+    let bytes = serde_json::to_vec(body).expect("JSON serialises");
+    move |req| {
+        req.headers_mut().insert("content-length", bytes.len().to_string());
+        *req.body_mut() = SdkBody::from(bytes.clone());
+    }
+}
+
+/// DescribeTaskDefinition (with tags) as raw JSON.
+pub async fn describe_task_definition(ecs: &aws_sdk_ecs::Client, td: &str) -> Result<Described> {
+    let capture = CaptureBody::default();
+    ecs.describe_task_definition()
+        .task_definition(td)
+        .include(TaskDefinitionField::Tags)
+        .customize()
+        .interceptor(capture.clone())
+        .send()
+        .await
+        .map_err(|e| {
+            let hint = format!("check that task definition '{td}' exists in this region");
+            Error::aws("ecs:DescribeTaskDefinition", e).with_hint(hint)
+        })?;
+    Described::from_json(capture.json("DescribeTaskDefinition")?)
+}
+
+/// RegisterTaskDefinition with our JSON as the body; returns the registered definition.
+pub async fn register_task_definition(ecs: &aws_sdk_ecs::Client, input: &Value) -> Result<Described> {
+    let capture = CaptureBody::default();
+    let family = input["family"].as_str().unwrap_or_default();
+    ecs.register_task_definition()
+        .family(family)
+        .customize()
+        .mutate_request(body_replacer(input))
+        .interceptor(capture.clone())
+        .send()
+        .await
+        .map_err(|e| Error::aws("ecs:RegisterTaskDefinition", e))?;
+    Described::from_json(capture.json("RegisterTaskDefinition")?)
+}
+
+/// RunTask with our JSON as the body.
+pub async fn run_task(
+    ecs: &aws_sdk_ecs::Client,
+    request: &Value,
+) -> Result<aws_sdk_ecs::operation::run_task::RunTaskOutput> {
+    ecs.run_task()
+        .task_definition(request["taskDefinition"].as_str().unwrap_or_default())
+        .customize()
+        .mutate_request(body_replacer(request))
+        .send()
+        .await
+        .map_err(|e| Error::aws("ecs:RunTask", e))
+}

@@ -1,0 +1,133 @@
+//! The result of a run: the JSON document of `--output json` and the text summary (pure).
+
+use serde::Serialize;
+
+use crate::outcome::Outcome;
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Report {
+    pub outcome: Option<Outcome>,
+    pub exit_code: Option<i32>,
+    pub process_exit_code: i32,
+    pub task_arn: Option<String>,
+    pub task_definition_arn: Option<String>,
+    pub task_definition_registered: bool,
+    pub cluster: String,
+    pub container: String,
+    pub image: Option<String>,
+    pub preset: Option<String>,
+    pub command: Vec<String>,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub container_reason: Option<String>,
+    pub started_at: Option<String>,
+    pub stopped_at: Option<String>,
+    pub duration_seconds: Option<f64>,
+    pub log_group: Option<String>,
+    pub log_stream: Option<String>,
+    pub log_lines: u64,
+    pub migrated_versions: Vec<String>,
+    pub reverted_versions: Vec<String>,
+    pub console_url: Option<String>,
+    pub log_console_url: Option<String>,
+    pub detached: bool,
+    pub warnings: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// ECS console page of a task.
+pub fn task_console_url(region: &str, cluster: &str, task_arn: &str) -> String {
+    let cluster = cluster.rsplit('/').next().unwrap_or(cluster);
+    let task_id = task_arn.rsplit('/').next().unwrap_or(task_arn);
+    format!("https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/tasks/{task_id}/configuration?region={region}")
+}
+
+/// CloudWatch console page of a log stream (the console double-encodes: `/` → `$252F`).
+pub fn log_console_url(region: &str, group: &str, stream: &str) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                _ => format!("$25{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    format!(
+        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}/log-events/{}",
+        enc(group),
+        enc(stream)
+    )
+}
+
+impl Report {
+    /// The human summary (stderr).
+    pub fn summary_lines(&self) -> Vec<String> {
+        let mut out = vec![];
+        let outcome = self.outcome.map(|o| serde_json::to_value(o).unwrap().as_str().unwrap_or("").to_string());
+        out.push(format!(
+            "result: {} (exit {}){}",
+            outcome.unwrap_or_else(|| "unknown".into()),
+            self.process_exit_code,
+            self.exit_code.map(|c| format!(", container exit code {c}")).unwrap_or_else(|| ", no container exit code".into())
+        ));
+        if let Some(arn) = &self.task_arn {
+            out.push(format!("task: {arn}"));
+        }
+        if let Some(td) = &self.task_definition_arn {
+            out.push(format!("task definition: {td}"));
+        }
+        if let Some(d) = self.duration_seconds {
+            out.push(format!("duration: {d:.1}s"));
+        }
+        for (label, value) in [("stop code", &self.stop_code), ("stopped reason", &self.stopped_reason), ("container reason", &self.container_reason)] {
+            if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+                out.push(format!("{label}: {v}"));
+            }
+        }
+        if !self.migrated_versions.is_empty() {
+            out.push(format!("migrated: {}", self.migrated_versions.join(", ")));
+        }
+        if !self.reverted_versions.is_empty() {
+            out.push(format!("reverted: {}", self.reverted_versions.join(", ")));
+        }
+        if let Some(u) = &self.console_url {
+            out.push(format!("console: {u}"));
+        }
+        if let Some(u) = &self.log_console_url {
+            out.push(format!("logs: {u} ({} lines)", self.log_lines));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_urls() {
+        assert_eq!(
+            task_console_url("ap-northeast-1", "arn:aws:ecs:ap-northeast-1:1:cluster/ass", "arn:aws:ecs:ap-northeast-1:1:task/ass/abc123"),
+            "https://ap-northeast-1.console.aws.amazon.com/ecs/v2/clusters/ass/tasks/abc123/configuration?region=ap-northeast-1"
+        );
+        assert_eq!(
+            log_console_url("us-east-1", "/ecs/ass-staging", "ecs/rails/abc"),
+            "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Fecs$252Fass-staging/log-events/ecs$252Frails$252Fabc"
+        );
+    }
+
+    #[test]
+    fn json_carries_the_documented_fields() {
+        let r = Report { outcome: Some(Outcome::Failed), exit_code: Some(1), ..Default::default() };
+        let v = serde_json::to_value(&r).unwrap();
+        for key in [
+            "task_arn", "task_definition_arn", "cluster", "container", "image", "exit_code", "outcome", "stop_code",
+            "stopped_reason", "container_reason", "started_at", "stopped_at", "log_group", "log_stream", "log_lines",
+            "migrated_versions", "console_url",
+        ] {
+            assert!(v.get(key).is_some(), "{key}");
+        }
+        assert_eq!(v["outcome"], "failed");
+        assert!(r.summary_lines()[0].starts_with("result: failed (exit 0), container exit code 1"));
+    }
+}

@@ -1,0 +1,278 @@
+//! Task definitions as JSON (pure): unwrap describe output, turn it into a
+//! RegisterTaskDefinition input, derive the migration task definition, compare revisions.
+//!
+//! Working on JSON rather than SDK structs means fields this tool does not know (new ECS
+//! features) pass through untouched; only the known describe-only fields are stripped.
+
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, Result};
+use crate::image::ImageRef;
+
+/// Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not accept.
+pub const DESCRIBE_ONLY: [&str; 9] = [
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+    "deleteRequestedAt",
+];
+
+/// A source task definition: the describe output's `taskDefinition` and its `tags`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Described {
+    pub task_definition: Value,
+    pub tags: Vec<Value>,
+}
+
+impl Described {
+    /// Accepts `{"taskDefinition": {...}, "tags": [...]}` or a bare task definition.
+    pub fn from_json(doc: Value) -> Result<Self> {
+        let (td, outer_tags) = match doc {
+            Value::Object(mut m) if m.contains_key("taskDefinition") => {
+                let tags = m.remove("tags");
+                (m.remove("taskDefinition").unwrap_or(Value::Null), tags)
+            }
+            other => (other, None),
+        };
+        let Value::Object(mut td) = td else {
+            return Err(Error::usage("the task definition JSON is not an object"));
+        };
+        // A bare file (like `aws ecs describe-task-definition --query taskDefinition` plus tags)
+        // may carry `tags` inside; RegisterTaskDefinition takes them at the top level as well.
+        let tags = outer_tags.or_else(|| td.remove("tags"));
+        let tags = match tags {
+            Some(Value::Array(t)) => t,
+            _ => vec![],
+        };
+        if !td.get("containerDefinitions").is_some_and(Value::is_array) {
+            return Err(Error::usage("the task definition has no containerDefinitions array")
+                .with_hint("pass the output of `aws ecs describe-task-definition`"));
+        }
+        if !td.get("family").is_some_and(Value::is_string) {
+            return Err(Error::usage("the task definition has no family"));
+        }
+        Ok(Self { task_definition: Value::Object(td), tags })
+    }
+
+    pub fn family(&self) -> &str {
+        self.task_definition["family"].as_str().unwrap_or_default()
+    }
+
+    pub fn arn(&self) -> Option<&str> {
+        self.task_definition["taskDefinitionArn"].as_str()
+    }
+
+    pub fn containers(&self) -> &[Value] {
+        self.task_definition["containerDefinitions"].as_array().map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn container_names(&self) -> Vec<&str> {
+        self.containers().iter().filter_map(|c| c["name"].as_str()).collect()
+    }
+
+    pub fn container(&self, name: &str) -> Option<&Value> {
+        self.containers().iter().find(|c| c["name"] == name)
+    }
+
+    /// The named container, or the only one; with several and no name, an error listing them.
+    pub fn pick_container(&self, wanted: Option<&str>) -> Result<String> {
+        let names = self.container_names();
+        match wanted {
+            Some(w) if names.contains(&w) => Ok(w.to_string()),
+            Some(w) => Err(Error::usage(format!(
+                "container '{w}' is not in task definition {}",
+                self.family()
+            ))
+            .with_hint(format!("containers: {}", names.join(", ")))),
+            None if names.len() == 1 => Ok(names[0].to_string()),
+            None => Err(Error::usage(format!(
+                "task definition {} has {} containers; say which one runs the migration",
+                self.family(),
+                names.len()
+            ))
+            .with_hint(format!("--container {}", names.join(" | --container ")))),
+        }
+    }
+
+    /// The RegisterTaskDefinition input equivalent to this task definition.
+    pub fn register_input(&self) -> Value {
+        let mut td = self.task_definition.as_object().cloned().unwrap_or_default();
+        for key in DESCRIBE_ONLY {
+            td.remove(key);
+        }
+        td.retain(|_, v| !v.is_null());
+        if !self.tags.is_empty() {
+            td.insert("tags".into(), Value::Array(self.tags.clone()));
+        }
+        Value::Object(td)
+    }
+}
+
+/// Default family of the migration task definition.
+pub fn migration_family(source_family: &str, flag: Option<&str>) -> String {
+    match flag {
+        Some(f) => f.to_string(),
+        None => {
+            let mut base = source_family.to_string();
+            base.truncate(255 - "-migrate".len());
+            format!("{base}-migrate")
+        }
+    }
+}
+
+/// The migration task definition: only the target container, essential, with no health
+/// check, dependencies or port mappings, only the volumes it mounts, and the new image.
+/// Task-level cpu/memory, roles, runtimePlatform, ephemeral storage, environment, secrets,
+/// logConfiguration and unknown fields are kept.
+pub fn derive_migration(
+    source: &Described,
+    container: &str,
+    image: Option<&ImageRef>,
+    family: &str,
+) -> Result<Value> {
+    let mut input = source.register_input();
+    let td = input.as_object_mut().expect("register input is an object");
+    let mut c = source
+        .container(container)
+        .cloned()
+        .ok_or_else(|| Error::usage(format!("container '{container}' is not in the task definition")))?;
+    let cm = c.as_object_mut().ok_or_else(|| Error::usage("container definition is not an object"))?;
+    for key in ["healthCheck", "dependsOn", "portMappings", "links", "volumesFrom"] {
+        cm.remove(key);
+    }
+    cm.insert("essential".into(), Value::Bool(true));
+    if let Some(image) = image {
+        cm.insert("image".into(), Value::String(image.to_string()));
+    }
+    let mounted: Vec<String> = cm
+        .get("mountPoints")
+        .and_then(Value::as_array)
+        .map(|m| m.iter().filter_map(|p| p["sourceVolume"].as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    if let Some(Value::Array(volumes)) = td.get_mut("volumes") {
+        volumes.retain(|v| v["name"].as_str().is_some_and(|n| mounted.iter().any(|m| m == n)));
+    }
+    // An App Mesh proxy configuration names a container that is no longer there.
+    if td.get("proxyConfiguration").is_some_and(|p| p["containerName"] != container) {
+        td.remove("proxyConfiguration");
+    }
+    td.insert("containerDefinitions".into(), json!([c]));
+    td.insert("family".into(), Value::String(family.to_string()));
+    Ok(input)
+}
+
+/// True when two RegisterTaskDefinition inputs describe the same task definition. Empty
+/// lists/objects and nulls count as absent, since ECS fills in such defaults on describe.
+pub fn equivalent(a: &Value, b: &Value) -> bool {
+    normalize(a) == normalize(b)
+}
+
+fn normalize(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                let n = normalize(v);
+                let empty = n.is_null()
+                    || n.as_array().is_some_and(Vec::is_empty)
+                    || n.as_object().is_some_and(Map::is_empty);
+                if !empty {
+                    out.insert(k.clone(), n);
+                }
+            }
+            let mut entries: Vec<_> = out.into_iter().collect();
+            entries.sort_by(|x, y| x.0.cmp(&y.0));
+            Value::Object(entries.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed() -> Described {
+        let text = include_str!("../tests/fixtures/taskdef-staging.json");
+        Described::from_json(serde_json::from_str(text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn seed_has_two_containers_and_needs_a_choice() {
+        let s = seed();
+        assert_eq!(s.container_names(), ["rails", "nginx"]);
+        let e = s.pick_container(None).unwrap_err();
+        assert!(e.to_string().contains("--container rails | --container nginx"), "{e}");
+        assert!(s.pick_container(Some("sidekiq")).unwrap_err().to_string().contains("containers: rails, nginx"));
+        assert_eq!(s.pick_container(Some("rails")).unwrap(), "rails");
+    }
+
+    #[test]
+    fn migration_task_definition_has_the_expected_shape() {
+        let digest = "0123456789abcdef".repeat(4);
+        let img = ImageRef::parse(&format!("1.dkr.ecr.ap-northeast-1.amazonaws.com/ass-rails-ecr-staging@sha256:{digest}")).unwrap();
+        let s = seed();
+        let m = derive_migration(&s, "rails", Some(&img), "ass-task-def-staging-migrate").unwrap();
+        for key in DESCRIBE_ONLY {
+            assert!(m.get(key).is_none(), "{key} kept");
+        }
+        assert_eq!(m["family"], "ass-task-def-staging-migrate");
+        let cs = m["containerDefinitions"].as_array().unwrap();
+        assert_eq!(cs.len(), 1);
+        let c = &cs[0];
+        assert_eq!(c["name"], "rails");
+        assert_eq!(c["image"], img.to_string());
+        assert_eq!(c["essential"], true);
+        for gone in ["healthCheck", "dependsOn", "portMappings", "volumesFrom"] {
+            assert!(c.get(gone).is_none(), "{gone} kept");
+        }
+        assert_eq!(c["secrets"].as_array().unwrap().len(), 6);
+        assert_eq!(c["logConfiguration"]["options"]["awslogs-stream-prefix"], "ecs/ass-staging");
+        assert_eq!(c["entryPoint"], json!(["/usr/bin/entrypoint.sh"]));
+        assert_eq!(m["volumes"], json!([{"name": "sockets", "host": {}}]));
+        assert_eq!((m["cpu"].as_str(), m["memory"].as_str()), (Some("256"), Some("512")));
+        assert_eq!(m["executionRoleArn"], s.task_definition["executionRoleArn"]);
+        assert_eq!(m["networkMode"], "awsvpc");
+        assert_eq!(m["requiresCompatibilities"], json!(["FARGATE"]));
+    }
+
+    #[test]
+    fn unknown_fields_pass_through_and_unmounted_volumes_go() {
+        let mut doc = seed().task_definition;
+        doc["someFutureField"] = json!({"mode": "x"});
+        doc["containerDefinitions"][0]["futureContainerField"] = json!(true);
+        doc["volumes"].as_array_mut().unwrap().push(json!({"name": "nginx-cache", "host": {}}));
+        let s = Described::from_json(json!({"taskDefinition": doc, "tags": [{"key": "team", "value": "web"}]})).unwrap();
+        let m = derive_migration(&s, "rails", None, "f").unwrap();
+        assert_eq!(m["someFutureField"], json!({"mode": "x"}));
+        assert_eq!(m["containerDefinitions"][0]["futureContainerField"], true);
+        assert_eq!(m["volumes"].as_array().unwrap().len(), 1);
+        assert_eq!(m["tags"], json!([{"key": "team", "value": "web"}]));
+        assert_eq!(m["containerDefinitions"][0]["image"], s.container("rails").unwrap()["image"]);
+    }
+
+    #[test]
+    fn equivalence_ignores_order_and_ecs_defaults() {
+        let s = seed();
+        let a = derive_migration(&s, "rails", None, "f").unwrap();
+        let mut b = a.clone();
+        b["containerDefinitions"][0]["systemControls"] = json!([]);
+        b["placementConstraints"] = json!([]);
+        assert!(equivalent(&a, &b));
+        b["containerDefinitions"][0]["image"] = json!("other:1");
+        assert!(!equivalent(&a, &b));
+    }
+
+    #[test]
+    fn family_names() {
+        assert_eq!(migration_family("ass-task-def-staging", None), "ass-task-def-staging-migrate");
+        assert_eq!(migration_family("x", Some("custom")), "custom");
+        assert_eq!(migration_family(&"a".repeat(300), None).len(), 255);
+    }
+}

@@ -1,0 +1,482 @@
+"""A fake Fargate agent inside moto's ECS backend.
+
+moto models ECS as a control plane only: tasks start at RUNNING, advance one state per
+DescribeTasks call, always report exitCode 0 for the first container only, and nobody writes
+the awslogs stream. This module replaces that with real behaviour:
+
+* RunTask starts a thread per task that walks PROVISIONING -> PENDING -> RUNNING ->
+  DEPROVISIONING -> STOPPED in real time;
+* secrets are resolved from the emulator's own SSM, images from local image directories;
+* every container's effective command runs as a real local process whose output goes, line
+  by line, to the awslogs stream ``<prefix>/<container>/<task-id>``;
+* StopTask sends SIGTERM, then SIGKILL after ``stopTimeout``.
+
+It relies on moto internals and is pinned to the moto version in requirements.txt.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from moto.ec2.models import ec2_backends
+from moto.ecs import models as ecs_models
+from moto.ecs.models import EC2ContainerServiceBackend, Task
+from moto.logs.models import logs_backends
+from moto.ssm.models import ssm_backends
+
+from faults import FAULTS
+
+IMAGES_DIR = Path(os.environ.get("EMU_IMAGES_DIR", Path(__file__).parent / "images"))
+_LOCK = threading.RLock()
+PROCESSES: list[subprocess.Popen[bytes]] = []  # every container process, killed at shutdown
+
+
+def kill_all() -> None:
+    for process in PROCESSES:
+        _signal_group(process, signal.SIGKILL)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def image_dir_for(image: str) -> Path | None:
+    """`host:port/ns/rails:v1` and `.../rails@sha256:...` both select images/rails/."""
+    ref = image.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    name = last.split(":", 1)[0]
+    path = IMAGES_DIR / name
+    return path if name and path.is_dir() else None
+
+
+def _ssm_name(value_from: str) -> str:
+    # arn:aws:ssm:region:acct:parameter/name -> /name (ECS accepts both forms)
+    if value_from.startswith("arn:") and ":parameter" in value_from:
+        name = value_from.split(":parameter", 1)[1]
+        return name if name.startswith("/") else "/" + name
+    return value_from
+
+
+class ContainerRun:
+    """One container of a task: its process and its log writer."""
+
+    def __init__(self, agent: "TaskAgent", definition: dict[str, Any], entry: dict[str, Any]):
+        self.agent = agent
+        self.definition = definition
+        self.entry = entry  # the dict moto serialises in DescribeTasks
+        self.name = definition["name"]
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_group, self.log_stream = self._log_target()
+        self.pending: deque[tuple[int, str]] = deque()
+        self.reader_done = threading.Event()
+        self.writer_done = threading.Event()
+
+    def _log_target(self) -> tuple[str | None, str | None]:
+        conf = self.definition.get("logConfiguration") or {}
+        opts = conf.get("options") or {}
+        if conf.get("logDriver") != "awslogs" or "awslogs-group" not in opts:
+            return None, None
+        prefix = opts.get("awslogs-stream-prefix")
+        if not prefix:
+            return opts["awslogs-group"], None
+        return opts["awslogs-group"], f"{prefix}/{self.name}/{self.agent.task.id}"
+
+    def argv(self) -> list[str]:
+        override = self.agent.override_for(self.name)
+        command = override.get("command") or self.definition.get("command")
+        entry_point = self.definition.get("entryPoint") or []
+        if command is None:
+            default = self.image_dir / "CMD"
+            command = default.read_text().split() if default.exists() else []
+        argv = list(entry_point) + list(command)
+        if argv and argv[0].startswith("/"):
+            # The image directory is the container's root file system for absolute paths.
+            candidate = self.image_dir / argv[0].lstrip("/")
+            if candidate.exists():
+                argv[0] = str(candidate)
+        return argv
+
+    def environment(self, secrets: dict[str, str]) -> dict[str, str]:
+        env = {"PATH": f"{self.image_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+        for key in ("HOME", "LANG", "TMPDIR"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        for item in self.definition.get("environment") or []:
+            env[item["name"]] = item.get("value", "")
+        for item in self.agent.override_for(self.name).get("environment") or []:
+            env[item["name"]] = item.get("value", "")
+        env.update(secrets)
+        env["ECS_CONTAINER_METADATA_URI_V4"] = "http://169.254.170.2/v4/" + self.agent.task.id
+        return env
+
+    @property
+    def image_dir(self) -> Path:
+        return image_dir_for(self.definition.get("image", "")) or IMAGES_DIR
+
+    def start(self, secrets: dict[str, str]) -> None:
+        argv = self.argv()
+        if not argv:
+            raise OSError("no command given and the image has no CMD")
+        self.process = subprocess.Popen(  # noqa: S603 - argv, never a shell string
+            argv,
+            cwd=self.image_dir,
+            env=self.environment(secrets),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        PROCESSES.append(self.process)
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._write, daemon=True).start()
+
+    def log_line(self, text: str) -> None:
+        """Queue a line for the awslogs stream with the time it was produced."""
+        with _LOCK:
+            self.pending.append((int(time.time() * 1000), text))
+
+    def _read(self) -> None:
+        assert self.process and self.process.stdout
+        for raw in iter(self.process.stdout.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if line:  # awslogs drops empty lines (PutLogEvents needs 1+ characters)
+                self.log_line(line)
+        self.reader_done.set()
+
+    def _write(self) -> None:
+        """Deliver lines to CloudWatch Logs after the ingestion delay, in order.
+
+        With a flush lag, the last `tail_lines` lines are held back until `lag` seconds after
+        the task reached STOPPED, as real awslogs sometimes does.
+        """
+        if self.log_group is None or self.log_stream is None:
+            self.writer_done.set()
+            return
+        stream_ready_at = time.time() + FAULTS.get_float("log_stream_delay")
+        lag = FAULTS.get_float("log_flush_lag")
+        hold = int(FAULTS.get_float("log_flush_tail_lines", 3)) if lag > 0 else 0
+        while True:
+            delay = FAULTS.get_float("log_ingest_delay")
+            finished = self.reader_done.is_set()
+            with _LOCK:
+                ready = []
+                keep = 0 if finished else hold
+                while len(self.pending) > keep and (
+                    self.pending[0][0] / 1000 + delay <= time.time()
+                ):
+                    ready.append(self.pending.popleft())
+            if ready and time.time() >= stream_ready_at:
+                self._put(ready)
+            elif ready:
+                with _LOCK:
+                    self.pending.extendleft(reversed(ready))
+            if finished and not self.pending:
+                break
+            if finished and hold and self.agent.stopped_event.is_set():
+                wait_until = self.agent.stopped_monotonic + lag
+                time.sleep(max(0.0, wait_until - time.monotonic()))
+                hold = 0
+                continue
+            time.sleep(0.02)
+        self.writer_done.set()
+
+    def _put(self, events: list[tuple[int, str]]) -> None:
+        backend = logs_backends[self.agent.account_id][self.agent.region]
+        with _LOCK:
+            if self.log_group not in backend.groups:
+                backend.create_log_group(self.log_group, {})
+            if self.log_stream not in backend.groups[self.log_group].streams:
+                backend.create_log_stream(self.log_group, self.log_stream)
+            backend.put_log_events(
+                self.log_group,
+                self.log_stream,
+                [{"timestamp": ts, "message": msg} for ts, msg in events],
+            )
+
+
+class TaskAgent:
+    """Drives one task through its lifecycle in real time."""
+
+    def __init__(self, task: Task, definition: Any):
+        self.task = task
+        self.account_id = task._account_id
+        self.region = task.region_name
+        self.definition = definition
+        self.stop_requested = threading.Event()
+        self.stopped_event = threading.Event()
+        self.stopped_monotonic = 0.0
+        self.containers = [
+            ContainerRun(self, cdef, entry)
+            for cdef, entry in zip(definition.container_definitions, task.containers)
+        ]
+
+    def override_for(self, name: str) -> dict[str, Any]:
+        for item in (self.task.overrides or {}).get("containerOverrides") or []:
+            if item.get("name") == name:
+                return item
+        return {}
+
+    def set_status(self, status: str) -> None:
+        with _LOCK:
+            self.task._status = status
+            if status in ("PENDING", "RUNNING"):
+                for c in self.containers:
+                    c.entry["lastStatus"] = status
+            if status == "RUNNING":
+                self.task.started_at = _now()
+                self.task.connectivity = "CONNECTED"
+            if status == "PENDING":
+                self.task.pull_started_at = _now()
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # an agent bug must still stop the task, never hang it
+            self._finish("TaskFailedToStart", f"emulator agent error: {exc!r}", started=False)
+
+    def _sleep(self, key: str) -> bool:
+        """Sleep for a lifecycle delay; True if a stop was requested meanwhile."""
+        return self.stop_requested.wait(FAULTS.get_float(key))
+
+    def _run(self) -> None:
+        if self._sleep("provisioning_delay"):
+            return self._finish("UserInitiated", self.task.stopped_reason, started=False)
+        self.set_status("PENDING")
+        if self._sleep("pending_delay"):
+            return self._finish("UserInitiated", self.task.stopped_reason, started=False)
+        for c in self.containers:
+            if image_dir_for(c.definition.get("image", "")) is None:
+                reason = (
+                    f"CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+                    f"failed to resolve ref {c.definition.get('image')}: not found"
+                )
+                c.entry["reason"] = reason
+                return self._finish("TaskFailedToStart", reason, started=False)
+        secrets: dict[str, dict[str, str]] = {}
+        for c in self.containers:
+            resolved, missing = self._resolve_secrets(c.definition)
+            if missing:
+                reason = (
+                    "ResourceInitializationError: unable to pull secrets or registry auth: "
+                    "execution resource retrieval failed: unable to retrieve secrets from ssm: "
+                    "service call has been retried 1 time(s): invalid ssm parameters: "
+                    + " ".join(missing)
+                )
+                return self._finish("TaskFailedToStart", reason, started=False)
+            secrets[c.name] = resolved
+        for c in self.containers:
+            try:
+                c.start(secrets[c.name])
+            except OSError as exc:
+                reason = f"CannotStartContainerError: failed to create shim task: {exc}"
+                c.entry["reason"] = reason
+                self._terminate_all(reason)
+                return self._finish("TaskFailedToStart", reason, started=False)
+        self.set_status("RUNNING")
+        self._supervise()
+
+    def _resolve_secrets(self, cdef: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+        backend = ssm_backends[self.account_id][self.region]
+        resolved: dict[str, str] = {}
+        missing: list[str] = []
+        for secret in cdef.get("secrets") or []:
+            name = _ssm_name(secret["valueFrom"])
+            param = backend.get_parameter(name)
+            if param is None:
+                missing.append(secret["valueFrom"])
+            else:
+                resolved[secret["name"]] = param.value
+        return resolved, missing
+
+    def _supervise(self) -> None:
+        essential_exit: ContainerRun | None = None
+        while True:
+            for c in self.containers:
+                assert c.process
+                code = c.process.poll()
+                if code is not None and c.entry.get("lastStatus") != "STOPPED":
+                    c.entry["lastStatus"] = "STOPPED"
+                    c.entry["exitCode"] = 128 - code if code < 0 else code
+                    if c.definition.get("essential", True) and essential_exit is None:
+                        essential_exit = c
+            if all(c.entry.get("lastStatus") == "STOPPED" for c in self.containers):
+                break
+            if self.stop_requested.is_set() or essential_exit is not None:
+                why = self.task.stopped_reason if self.stop_requested.is_set() else (
+                    "Essential container in task exited"
+                )
+                self._terminate_all(why)
+            time.sleep(0.02)
+        for c in self.containers:
+            c.reader_done.wait(5)
+        if self.stop_requested.is_set():
+            self._finish("UserInitiated", self.task.stopped_reason, started=True)
+        else:
+            self._finish("EssentialContainerExited", "Essential container in task exited", True)
+
+    def _terminate_all(self, _why: str) -> None:
+        """SIGTERM every running container once, SIGKILL after its stopTimeout."""
+        for c in self.containers:
+            if c.process and c.process.poll() is None and not getattr(c, "_termed", False):
+                c._termed = True  # type: ignore[attr-defined]
+                _signal_group(c.process, signal.SIGTERM)
+                timeout = c.definition.get("stopTimeout") or FAULTS.get_float("stop_timeout", 30)
+                timer = threading.Timer(float(timeout), _signal_group, (c.process, signal.SIGKILL))
+                timer.daemon = True
+                timer.start()
+
+    def _finish(self, stop_code: str, reason: str, started: bool) -> None:
+        self.set_status("DEPROVISIONING")
+        with _LOCK:
+            self.task.desired_status = "STOPPED"
+            self.task.stop_code = stop_code
+            self.task.stopped_reason = reason or ""
+            self.task.stopping_at = _now()
+            for c in self.containers:
+                c.entry["lastStatus"] = "STOPPED"
+                if not started:
+                    c.entry.pop("exitCode", None)
+        self._sleep_plain("deprovisioning_delay")
+        with _LOCK:
+            self.task._status = "STOPPED"
+            self.task.stopped_at = _now()
+            self.task.execution_stopped_at = self.task.stopped_at
+            self.stopped_monotonic = time.monotonic()
+            self.stopped_event.set()
+
+    @staticmethod
+    def _sleep_plain(key: str) -> None:
+        time.sleep(FAULTS.get_float(key))
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+# --- moto patches ---------------------------------------------------------------------------
+
+_orig_run_task = EC2ContainerServiceBackend.run_task
+_orig_stop_task = EC2ContainerServiceBackend.stop_task
+_orig_task_init = Task.__init__
+
+
+def _container_entries(task: Task, definition: Any) -> list[dict[str, Any]]:
+    entries = []
+    for cdef in definition.container_definitions:
+        entry: dict[str, Any] = {
+            "containerArn": f"arn:aws:ecs:{task.region_name}:{task._account_id}:container/"
+            f"{task.cluster_name}/{task.id}/{cdef['name']}",
+            "taskArn": task.task_arn,
+            "name": cdef["name"],
+            "image": cdef.get("image"),
+            "lastStatus": "PENDING",
+            "networkInterfaces": [],
+            "healthStatus": "UNKNOWN",
+            "cpu": str(cdef.get("cpu", 0)),
+        }
+        if "memory" in cdef:
+            entry["memory"] = str(cdef["memory"])
+        if "memoryReservation" in cdef:
+            entry["memoryReservation"] = str(cdef["memoryReservation"])
+        entries.append(entry)
+    return entries
+
+
+def run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> list[Task]:
+    tasks = _orig_run_task(self, *args, **kwargs)
+    for task in tasks:
+        definition = self.describe_task_definition(task.task_definition_arn)
+        task._transitions = []  # moto's per-describe state manager no longer moves it
+        task._status = "PROVISIONING"
+        task.created_at = _now()
+        task.containers = _container_entries(task, definition)
+        task.cpu = definition.cpu
+        task.memory = definition.memory
+        task.stop_code = None
+        task.version = 1
+        agent = TaskAgent(task, definition)
+        task._agent = agent
+        threading.Thread(target=agent.run, daemon=True).start()
+    return tasks
+
+
+def describe_tasks(self: EC2ContainerServiceBackend, cluster_str: str, tasks: list[str]) -> list[Task]:
+    """Like moto's, without advancing the managed state; unknown ARNs are skipped."""
+    self._get_cluster(cluster_str)
+    if not tasks:
+        raise ecs_models.InvalidParameterException("Tasks cannot be empty.")
+    found = []
+    for cluster_tasks in self.tasks.values():
+        for task_arn, task in cluster_tasks.items():
+            if task_arn in tasks or task.id in tasks:
+                found.append(task)
+    return found
+
+
+def stop_task(self: EC2ContainerServiceBackend, cluster_str: str, task_str: str, reason: str) -> Task:
+    cluster = self._get_cluster(cluster_str)
+    task_id = task_str.split("/")[-1]
+    for task in self.tasks.get(cluster.name, {}).values():
+        if task.id == task_id and getattr(task, "_agent", None):
+            with _LOCK:
+                if task._status != "STOPPED":
+                    task.desired_status = "STOPPED"
+                    task.stopped_reason = reason or "Task stopped by user"
+                    task._agent.stop_requested.set()
+            return task
+    if not any(t.id == task_id for t in self.tasks.get(cluster.name, {}).values()):
+        raise ecs_models.InvalidParameterException("The referenced task was not found.")
+    return _orig_stop_task(self, cluster_str, task_str, reason)
+
+
+def _task_init(self: Task, *args: Any, **kwargs: Any) -> None:
+    """Work around moto bugs on the awsvpc path.
+
+    * awsvpcConfiguration without securityGroups raises KeyError (AWS allows it; the default
+      security group of the VPC is used) - getmoto/moto issue #7272 family, still in 5.2.5.
+    * ENIs in a VPC without DNS hostnames have no private_dns_name (getmoto/moto#9089, #9179).
+    """
+    net = kwargs.get("networking_configuration")
+    if net and "awsvpcConfiguration" in net:
+        net["awsvpcConfiguration"].setdefault("securityGroups", [])
+    ec2_models_eni = __import__("moto.ec2.models.elastic_network_interfaces", fromlist=["x"])
+    eni_cls = ec2_models_eni.NetworkInterface
+    if not hasattr(eni_cls, "private_dns_name"):
+        eni_cls.private_dns_name = None  # class-level default; instances that have one keep it
+    _orig_task_init(self, *args, **kwargs)
+
+
+def _resource_requirements(task_definition: Any) -> dict[str, Any]:
+    """moto sums container memory and crashes (TypeError) when a Fargate container has neither
+    memory nor memoryReservation, the normal Fargate style (getmoto/moto#7272)."""
+    req: dict[str, Any] = {"CPU": 0, "MEMORY": 0, "PORTS": [], "PORTS_UDP": []}
+    for cdef in task_definition.container_definitions:
+        req["CPU"] += cdef.get("cpu", 0) or 0
+        req["MEMORY"] += cdef.get("memory") or cdef.get("memoryReservation") or 0
+        for pm in cdef.get("portMappings", []):
+            if "hostPort" in pm:
+                req["PORTS"].append(pm["hostPort"])
+    return req
+
+
+def install() -> None:
+    EC2ContainerServiceBackend.run_task = run_task
+    EC2ContainerServiceBackend.describe_tasks = describe_tasks
+    EC2ContainerServiceBackend.stop_task = stop_task
+    EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(
+        _resource_requirements
+    )
+    Task.__init__ = _task_init
+    _ = ec2_backends  # imported so the EC2 backend is loaded before the first RunTask

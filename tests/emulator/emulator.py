@@ -1,0 +1,108 @@
+"""The ecs-migrate local AWS emulator: moto + a fake Fargate agent on one loopback port.
+
+Usage: python emulator.py [--port N]   (0 = pick a free port)
+Prints `http://127.0.0.1:PORT` as its first stdout line, then serves until killed.
+ECS, EC2, SSM, CloudWatch Logs and STS are served by moto (all on the same port: requests are
+dispatched by their X-Amz-Target / Action). The control endpoint `/_emulator/faults` sets the
+fault knobs of faults.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import signal
+import sys
+from typing import Any, Callable, Iterable
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+import agent
+from faults import FAULTS
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+
+
+def _json(start_response: StartResponse, status: str, body: Any, headers: Iterable = ()) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(
+        status,
+        [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(data))), *headers],
+    )
+    return [data]
+
+
+class FaultMiddleware:
+    """Injects the API faults in front of moto and serves the control endpoint."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]):
+        self.app = app
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_emulator/"):
+            return self.control(environ, start_response, path)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        api = target.rsplit(".", 1)[-1] if target else ""
+        if api:
+            fault = FAULTS.api_fault(api)
+            if fault:
+                status, code, message = fault
+                reason = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
+                return _json(
+                    start_response,
+                    f"{status} {reason.get(status, 'Error')}",
+                    {"__type": code, "message": message},
+                    [("x-amzn-ErrorType", code)],
+                )
+            failure = FAULTS.get("run_task_failures")
+            if api == "RunTask" and failure:
+                return _json(start_response, "200 OK", {"tasks": [], "failures": [{"reason": failure}]})
+        return self.app(environ, start_response)
+
+    def control(self, environ: Environ, start_response: StartResponse, path: str) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/_emulator/health":
+            return _json(start_response, "200 OK", {"status": "ok"})
+        if path != "/_emulator/faults":
+            return _json(start_response, "404 Not Found", {"message": f"no such control path {path}"})
+        if method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                changes = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                return _json(start_response, "200 OK", FAULTS.update(changes))
+            except (KeyError, ValueError) as exc:
+                return _json(start_response, "400 Bad Request", {"message": str(exc)})
+        if method == "DELETE":
+            return _json(start_response, "200 OK", FAULTS.reset())
+        return _json(start_response, "200 OK", FAULTS.snapshot())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+
+    agent.install()
+    app = FaultMiddleware(DomainDispatcherApplication(create_backend_app))
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    atexit.register(agent.kill_all)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    host, port = server.server_address[:2]
+    print(f"http://{host}:{port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Fault knobs and timing of the emulator: one registry, set from env vars or the control endpoint.
+
+Every knob has an env var `EMU_<KNOB>` (upper case) read at start-up; `POST /_emulator/faults`
+with a JSON object changes knobs at run time, `DELETE` resets them to the start-up values and
+`GET` shows them. See docs/emulator.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # task lifecycle, seconds
+    "provisioning_delay": 0.3,
+    "pending_delay": 0.3,
+    "deprovisioning_delay": 0.3,
+    "stop_timeout": 30.0,  # SIGTERM -> SIGKILL when the container has no stopTimeout
+    # CloudWatch Logs, seconds
+    "log_ingest_delay": 0.2,  # each line becomes visible this long after it was printed
+    "log_stream_delay": 0.0,  # the stream is created this long after the task started logging
+    "log_flush_lag": 0.0,  # the last lines land this long after the task is STOPPED
+    "log_flush_tail_lines": 3,  # how many last lines the flush lag holds back
+    # API faults
+    "throttle": {},  # {"DescribeTasks": 0.5}: that share of calls gets ThrottlingException
+    "error_burst": {},  # {"GetLogEvents": {"count": 3, "status": 503}}: next N calls fail
+    "run_task_failures": None,  # "RESOURCE:FARGATE" etc: RunTask answers failures[] with it
+}
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._start = dict(DEFAULTS)
+        for key, default in DEFAULTS.items():
+            raw = os.environ.get(f"EMU_{key.upper()}")
+            if raw is not None:
+                self._start[key] = json.loads(raw) if not isinstance(default, float) else float(raw)
+        self._values = json.loads(json.dumps(self._start))
+        self._throttle_acc: dict[str, float] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            return self._values.get(key, default)
+
+    def get_float(self, key: str, default: float = 0.0) -> float:
+        value = self.get(key, default)
+        return float(value if value is not None else default)
+
+    def update(self, changes: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(changes) - set(DEFAULTS))
+        if unknown:
+            raise KeyError(f"unknown fault knob(s): {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
+        with self._lock:
+            self._values.update(changes)
+            self._throttle_acc.clear()
+            return dict(self._values)
+
+    def reset(self) -> dict[str, Any]:
+        with self._lock:
+            self._values = json.loads(json.dumps(self._start))
+            self._throttle_acc.clear()
+            return dict(self._values)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._values)
+
+    def api_fault(self, api: str) -> tuple[int, str, str] | None:
+        """(status, error code, message) if this call of `api` must fail, else None."""
+        with self._lock:
+            burst = (self._values.get("error_burst") or {}).get(api)
+            if burst and burst.get("count", 0) > 0:
+                burst["count"] -= 1
+                status = int(burst.get("status", 500))
+                return status, "InternalFailure" if status == 500 else "ServiceUnavailable", (
+                    "emulated server error burst"
+                )
+            share = float((self._values.get("throttle") or {}).get(api, 0.0))
+            if share > 0:
+                acc = self._throttle_acc.get(api, 0.0) + share
+                hit = acc >= 1.0 - 1e-9
+                self._throttle_acc[api] = acc - 1.0 if hit else acc
+                if hit:
+                    return 400, "ThrottlingException", "Rate exceeded"
+        return None
+
+
+FAULTS = Faults()

@@ -1,0 +1,4 @@
+-- up
+ALTER TABLE users ADD COLUMN email TEXT;
+-- down
+ALTER TABLE users DROP COLUMN email;

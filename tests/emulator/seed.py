@@ -1,0 +1,186 @@
+"""Load the seed's world into a running emulator.
+
+Usage: python seed.py ENDPOINT [--data-dir DIR] [--taskdef FILE]
+Prints one JSON document describing the world (names, subnets, the SQLite file) on stdout.
+
+The world: cluster `ass-staging`, a VPC with two private subnets for the service and two more
+for the blue/green task set, a security group, the SSM parameters the task definition's
+secrets name, the log group, the seed task definition (images pointed at the emulator's image
+directories), service `ass-staging` (ECS controller) and service `ass-staging-bg`
+(CODE_DEPLOY controller whose PRIMARY task set uses other subnets and has a load balancer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+REGION = "ap-northeast-1"
+ACCOUNT = "123456789012"
+CLUSTER = "ass-staging"
+SERVICE = "ass-staging"
+SERVICE_BG = "ass-staging-bg"
+REPO = Path(__file__).resolve().parents[2]
+DESCRIBE_ONLY = {
+    "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
+    "registeredAt", "registeredBy", "deregisteredAt", "deleteRequestedAt",
+}
+
+
+def client(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def image(name: str, tag: str = "stg") -> str:
+    return f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}:{tag}"
+
+
+def task_definition_input(path: Path) -> dict[str, Any]:
+    doc = json.loads(path.read_text())
+    doc = doc.get("taskDefinition", doc)
+    td = {k: v for k, v in doc.items() if k not in DESCRIBE_ONLY}
+    images = {"rails": image("rails"), "nginx": image("nginx")}
+    for container in td["containerDefinitions"]:
+        container["image"] = images.get(container["name"], container["image"])
+    td["taskRoleArn"] = f"arn:aws:iam::{ACCOUNT}:role/ass-ecs-task-execution"
+    td["executionRoleArn"] = f"arn:aws:iam::{ACCOUNT}:role/ass-ecs-task-execution"
+    if not td.get("tags"):
+        td.pop("tags", None)
+    return td
+
+
+def seed(endpoint: str, data_dir: Path, taskdef: Path) -> dict[str, Any]:
+    ec2, ecs, ssm, logs = (client(s, endpoint) for s in ("ec2", "ecs", "ssm", "logs"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db_path = data_dir / "staging.sqlite3"
+
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnets = {}
+    for name, cidr, az in [
+        ("private-a", "10.20.1.0/24", "a"),
+        ("private-c", "10.20.2.0/24", "c"),
+        ("bg-a", "10.20.11.0/24", "a"),
+        ("bg-c", "10.20.12.0/24", "c"),
+    ]:
+        sub = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=f"{REGION}{az}")
+        subnets[name] = sub["Subnet"]["SubnetId"]
+        ec2.create_tags(Resources=[subnets[name]], Tags=[{"Key": "Name", "Value": name}])
+    sg = ec2.create_security_group(GroupName="ass-staging-app", Description="app", VpcId=vpc)[
+        "GroupId"
+    ]
+    sg_bg = ec2.create_security_group(GroupName="ass-staging-bg", Description="bg", VpcId=vpc)[
+        "GroupId"
+    ]
+
+    params = {
+        "/ass-staging/db/host": ("String", "db.staging.internal"),
+        "/ass-staging/db/password": ("SecureString", "s3cr3t-staging-password"),
+        "/ass-staging/db/username": ("String", "ass"),
+        "/ass-staging/rails-master-key": ("SecureString", "0123456789abcdef0123456789abcdef"),
+        "/ass-staging/db/endpoint": ("String", "db.staging.internal:5432"),
+        "/ass-staging/db/name": ("String", str(db_path)),
+    }
+    for name, (kind, value) in params.items():
+        ssm.put_parameter(Name=name, Type=kind, Value=value, Overwrite=True)
+
+    logs.create_log_group(logGroupName="/ecs/ass-staging")
+    ecs.create_cluster(clusterName=CLUSTER)
+    td_input = task_definition_input(taskdef)
+    td = ecs.register_task_definition(**td_input)["taskDefinition"]
+    td_arn = td["taskDefinitionArn"]
+
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": [subnets["private-a"], subnets["private-c"]],
+            "securityGroups": [sg],
+            "assignPublicIp": "DISABLED",
+        }
+    }
+    ecs.create_service(
+        cluster=CLUSTER,
+        serviceName=SERVICE,
+        taskDefinition=td_arn,
+        desiredCount=1,
+        launchType="FARGATE",
+        platformVersion="1.4.0",
+        networkConfiguration=network,
+    )
+    target_group = (
+        f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/ass-staging-blue/0123456789abcdef"
+    )
+    lb = [{"targetGroupArn": target_group, "containerName": "nginx", "containerPort": 80}]
+    ecs.create_service(
+        cluster=CLUSTER,
+        serviceName=SERVICE_BG,
+        taskDefinition=td_arn,
+        desiredCount=1,
+        launchType="FARGATE",
+        deploymentController={"type": "CODE_DEPLOY"},
+        networkConfiguration=network,
+        loadBalancers=lb,
+    )
+    bg_network = {
+        "awsvpcConfiguration": {
+            "subnets": [subnets["bg-a"], subnets["bg-c"]],
+            "securityGroups": [sg_bg],
+            "assignPublicIp": "DISABLED",
+        }
+    }
+    task_set = ecs.create_task_set(
+        cluster=CLUSTER,
+        service=SERVICE_BG,
+        taskDefinition=td_arn,
+        networkConfiguration=bg_network,
+        loadBalancers=lb,
+        launchType="FARGATE",
+        platformVersion="1.4.0",
+    )["taskSet"]["taskSetArn"]
+    ecs.update_service_primary_task_set(cluster=CLUSTER, service=SERVICE_BG, primaryTaskSet=task_set)
+
+    return {
+        "endpoint": endpoint,
+        "region": REGION,
+        "account": ACCOUNT,
+        "cluster": CLUSTER,
+        "service": SERVICE,
+        "service_bg": SERVICE_BG,
+        "task_definition_arn": td_arn,
+        "family": td["family"],
+        "vpc": vpc,
+        "subnets": subnets,
+        "security_group": sg,
+        "security_group_bg": sg_bg,
+        "log_group": "/ecs/ass-staging",
+        "db_path": str(db_path),
+        "image": image("rails"),
+        "image_broken": image("rails-broken"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Load the seed's world into a running emulator.")
+    parser.add_argument("endpoint", nargs="?", default=os.environ.get("AWS_ENDPOINT_URL"))
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--taskdef", type=Path, default=REPO / "tests/fixtures/taskdef-staging.json")
+    args = parser.parse_args()
+    if not args.endpoint:
+        parser.error("give the emulator endpoint (or set AWS_ENDPOINT_URL)")
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="ecs-migrate-world-"))
+    print(json.dumps(seed(args.endpoint, data_dir, args.taskdef), indent=2))
+
+
+if __name__ == "__main__":
+    main()
