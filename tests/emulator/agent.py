@@ -166,9 +166,11 @@ class ContainerRun:
         while True:
             delay = FAULTS.get_float("log_ingest_delay")
             finished = self.reader_done.is_set()
+            stopped = self.agent.stopped_event.is_set()
+            released = hold == 0 or (stopped and time.monotonic() >= self.agent.stopped_monotonic + lag)
             with _LOCK:
                 ready = []
-                keep = 0 if finished else hold
+                keep = 0 if released else hold
                 while len(self.pending) > keep and (
                     self.pending[0][0] / 1000 + delay <= time.time()
                 ):
@@ -180,11 +182,6 @@ class ContainerRun:
                     self.pending.extendleft(reversed(ready))
             if finished and not self.pending:
                 break
-            if finished and hold and self.agent.stopped_event.is_set():
-                wait_until = self.agent.stopped_monotonic + lag
-                time.sleep(max(0.0, wait_until - time.monotonic()))
-                hold = 0
-                continue
             time.sleep(0.02)
         self.writer_done.set()
 
@@ -327,7 +324,8 @@ class TaskAgent:
         for c in self.containers:
             if c.process and c.process.poll() is None and not getattr(c, "_termed", False):
                 c._termed = True  # type: ignore[attr-defined]
-                _signal_group(c.process, signal.SIGTERM)
+                # like `docker stop`: SIGTERM to the container's main process only
+                c.process.send_signal(signal.SIGTERM)
                 timeout = c.definition.get("stopTimeout") or FAULTS.get_float("stop_timeout", 30)
                 timer = threading.Timer(float(timeout), _signal_group, (c.process, signal.SIGKILL))
                 timer.daemon = True

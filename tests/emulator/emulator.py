@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import atexit
 import json
+import os
 import signal
+import threading
 import sys
 from typing import Any, Callable, Iterable
 
@@ -89,6 +91,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--exit-on-stdin-eof",
+        action="store_true",
+        help="exit when stdin closes (test harnesses: the emulator dies with its parent)",
+    )
     args = parser.parse_args()
 
     agent.install()
@@ -98,6 +105,14 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     host, port = server.server_address[:2]
     print(f"http://{host}:{port}", flush=True)
+    if args.exit_on_stdin_eof:
+        def watch_stdin() -> None:
+            while sys.stdin.buffer.read(4096):
+                pass
+            agent.kill_all()
+            os._exit(0)
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:

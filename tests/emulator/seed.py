@@ -21,7 +21,7 @@ from typing import Any
 
 import boto3
 
-REGION = "ap-northeast-1"
+DEFAULT_REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
 CLUSTER = "ass-staging"
 SERVICE = "ass-staging"
@@ -33,27 +33,30 @@ DESCRIBE_ONLY = {
 }
 
 
-def client(service: str, endpoint: str) -> Any:
+def client(service: str, endpoint: str, region: str) -> Any:
     return boto3.client(
         service,
         endpoint_url=endpoint,
-        region_name=REGION,
+        region_name=region,
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
 
 
-def image(name: str, tag: str = "stg") -> str:
-    return f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}:{tag}"
+def image(name: str, region: str, tag: str = "stg") -> str:
+    return f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{name}:{tag}"
 
 
-def task_definition_input(path: Path) -> dict[str, Any]:
+def task_definition_input(path: Path, region: str) -> dict[str, Any]:
     doc = json.loads(path.read_text())
     doc = doc.get("taskDefinition", doc)
     td = {k: v for k, v in doc.items() if k not in DESCRIBE_ONLY}
-    images = {"rails": image("rails"), "nginx": image("nginx")}
+    images = {"rails": image("rails", region), "nginx": image("nginx", region)}
     for container in td["containerDefinitions"]:
         container["image"] = images.get(container["name"], container["image"])
+        options = (container.get("logConfiguration") or {}).get("options") or {}
+        if "awslogs-region" in options:
+            options["awslogs-region"] = region
     td["taskRoleArn"] = f"arn:aws:iam::{ACCOUNT}:role/ass-ecs-task-execution"
     td["executionRoleArn"] = f"arn:aws:iam::{ACCOUNT}:role/ass-ecs-task-execution"
     if not td.get("tags"):
@@ -61,21 +64,23 @@ def task_definition_input(path: Path) -> dict[str, Any]:
     return td
 
 
-def seed(endpoint: str, data_dir: Path, taskdef: Path) -> dict[str, Any]:
-    ec2, ecs, ssm, logs = (client(s, endpoint) for s in ("ec2", "ecs", "ssm", "logs"))
+def seed(endpoint: str, data_dir: Path, taskdef: Path, region: str = DEFAULT_REGION) -> dict[str, Any]:
+    """Each region of the emulator holds an independent world (tests use one region each)."""
+    ec2, ecs, ssm, logs = (client(s, endpoint, region) for s in ("ec2", "ecs", "ssm", "logs"))
     data_dir.mkdir(parents=True, exist_ok=True)
     db_path = data_dir / "staging.sqlite3"
 
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
     subnets = {}
     for name, cidr, az in [
-        ("private-a", "10.20.1.0/24", "a"),
-        ("private-c", "10.20.2.0/24", "c"),
-        ("bg-a", "10.20.11.0/24", "a"),
-        ("bg-c", "10.20.12.0/24", "c"),
+        ("private-a", "10.20.1.0/24", zones[0]),
+        ("private-c", "10.20.2.0/24", zones[-1]),
+        ("bg-a", "10.20.11.0/24", zones[0]),
+        ("bg-c", "10.20.12.0/24", zones[-1]),
     ]:
-        sub = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=f"{REGION}{az}")
+        sub = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)
         subnets[name] = sub["Subnet"]["SubnetId"]
         ec2.create_tags(Resources=[subnets[name]], Tags=[{"Key": "Name", "Value": name}])
     sg = ec2.create_security_group(GroupName="ass-staging-app", Description="app", VpcId=vpc)[
@@ -98,7 +103,7 @@ def seed(endpoint: str, data_dir: Path, taskdef: Path) -> dict[str, Any]:
 
     logs.create_log_group(logGroupName="/ecs/ass-staging")
     ecs.create_cluster(clusterName=CLUSTER)
-    td_input = task_definition_input(taskdef)
+    td_input = task_definition_input(taskdef, region)
     td = ecs.register_task_definition(**td_input)["taskDefinition"]
     td_arn = td["taskDefinitionArn"]
 
@@ -119,7 +124,7 @@ def seed(endpoint: str, data_dir: Path, taskdef: Path) -> dict[str, Any]:
         networkConfiguration=network,
     )
     target_group = (
-        f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/ass-staging-blue/0123456789abcdef"
+        f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:targetgroup/ass-staging-blue/0123456789abcdef"
     )
     lb = [{"targetGroupArn": target_group, "containerName": "nginx", "containerPort": 80}]
     ecs.create_service(
@@ -152,7 +157,7 @@ def seed(endpoint: str, data_dir: Path, taskdef: Path) -> dict[str, Any]:
 
     return {
         "endpoint": endpoint,
-        "region": REGION,
+        "region": region,
         "account": ACCOUNT,
         "cluster": CLUSTER,
         "service": SERVICE,
@@ -165,21 +170,23 @@ def seed(endpoint: str, data_dir: Path, taskdef: Path) -> dict[str, Any]:
         "security_group_bg": sg_bg,
         "log_group": "/ecs/ass-staging",
         "db_path": str(db_path),
-        "image": image("rails"),
-        "image_broken": image("rails-broken"),
+        "image": image("rails", region, "v2"),
+        "image_broken": image("rails-broken", region, "v3"),
+        "image_missing": image("rails-does-not-exist", region, "v2"),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Load the seed's world into a running emulator.")
     parser.add_argument("endpoint", nargs="?", default=os.environ.get("AWS_ENDPOINT_URL"))
+    parser.add_argument("--region", default=DEFAULT_REGION)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--taskdef", type=Path, default=REPO / "tests/fixtures/taskdef-staging.json")
     args = parser.parse_args()
     if not args.endpoint:
         parser.error("give the emulator endpoint (or set AWS_ENDPOINT_URL)")
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="ecs-migrate-world-"))
-    print(json.dumps(seed(args.endpoint, data_dir, args.taskdef), indent=2))
+    print(json.dumps(seed(args.endpoint, data_dir, args.taskdef, args.region), indent=2))
 
 
 if __name__ == "__main__":

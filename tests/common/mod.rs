@@ -1,0 +1,193 @@
+//! Test harness: one emulator per test binary, one seeded world (an AWS region of the
+//! emulator) per test, and helpers to run the real binary or the SDK clients against it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub struct Emulator {
+    pub url: String,
+    _child: Mutex<Child>,
+    /// Closing this pipe (when the test process exits) makes the emulator exit.
+    _stdin: Mutex<ChildStdin>,
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn python() -> PathBuf {
+    let p = std::env::var_os("ECS_MIGRATE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv/bin/python"));
+    assert!(
+        p.exists(),
+        "the emulator's Python ({}) is missing: run scripts/test, or scripts/setup-venv first",
+        p.display()
+    );
+    p
+}
+
+/// Timings of the emulator for tests: short lifecycle delays, a short stopTimeout.
+const EMULATOR_ENV: [(&str, &str); 6] = [
+    ("EMU_PROVISIONING_DELAY", "0.2"),
+    ("EMU_PENDING_DELAY", "0.2"),
+    ("EMU_DEPROVISIONING_DELAY", "0.2"),
+    ("EMU_LOG_INGEST_DELAY", "0.1"),
+    ("EMU_STOP_TIMEOUT", "3"),
+    ("PYTHONUNBUFFERED", "1"),
+];
+
+pub fn emulator() -> &'static Emulator {
+    static EMU: OnceLock<Emulator> = OnceLock::new();
+    EMU.get_or_init(|| {
+        let mut child = Command::new(python())
+            .arg(repo().join("tests/emulator/emulator.py"))
+            .args(["--port", "0", "--exit-on-stdin-eof"])
+            .envs(EMULATOR_ENV)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the emulator");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("emulator URL");
+        let url = line.trim().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "emulator said {url:?}");
+        let stdin = child.stdin.take().unwrap();
+        Emulator { url, _child: Mutex::new(child), _stdin: Mutex::new(stdin) }
+    })
+}
+
+/// A seeded world in its own region of the emulator.
+pub struct World {
+    pub doc: Value,
+    pub region: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new(region: &str) -> Self {
+        let emu = emulator();
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(python())
+            .arg(repo().join("tests/emulator/seed.py"))
+            .arg(&emu.url)
+            .args(["--region", region, "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .expect("run seed.py");
+        assert!(out.status.success(), "seed failed: {}", String::from_utf8_lossy(&out.stderr));
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        World { doc, region: region.to_string(), dir }
+    }
+
+    pub fn s(&self, key: &str) -> String {
+        self.doc[key].as_str().unwrap_or_else(|| panic!("world has no {key}")).to_string()
+    }
+
+    pub fn subnet(&self, name: &str) -> String {
+        self.doc["subnets"][name].as_str().unwrap().to_string()
+    }
+
+    pub fn db(&self) -> PathBuf {
+        PathBuf::from(self.s("db_path"))
+    }
+
+    /// `ecs-migrate` with the emulator's endpoint and fast polling.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ecs-migrate"));
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", &emulator().url)
+            .env("AWS_REGION", &self.region)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("ECS_MIGRATE_POLL_INTERVAL", "100ms")
+            .env("ECS_MIGRATE_POLL_MAX", "300ms")
+            .env("ECS_MIGRATE_LOG_QUIET", "1s")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// `ecs-migrate run <args> --cluster … --container rails`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let cluster = self.s("cluster");
+        let mut c = self.cmd();
+        c.arg("run").args(["--cluster", &cluster, "--container", "rails"]).args(args);
+        c.output().unwrap()
+    }
+
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&emulator().url)
+            .region(aws_config::Region::new(self.region.clone()))
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "tests"))
+            .load()
+            .await
+    }
+
+    /// The rows of a table in the world's SQLite database (via Python's sqlite3).
+    pub fn sql(&self, query: &str) -> String {
+        let out = Command::new(python())
+            .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print('\\n'.join('|'.join(map(str,r)) for r in c.execute(sys.argv[2])))"])
+            .arg(self.db())
+            .arg(query)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// Sets emulator fault knobs (POST /_emulator/faults) with curl-free std networking.
+pub fn faults(body: &str) {
+    http("POST", "/_emulator/faults", body);
+}
+
+pub fn reset_faults() {
+    http("DELETE", "/_emulator/faults", "");
+}
+
+fn http(method: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let url = &emulator().url;
+    let addr = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"), "{resp}");
+    resp
+}
+
+pub fn file(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap()
+}
