@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{OnAbort, OutputFormat, RunArgs, TargetArgs};
+use crate::cli::{OnAbort, RunArgs, TargetArgs};
 use crate::error::{Error, Result};
 use crate::image::{self, ImageRef};
 use crate::overrides::{self, Overrides};
@@ -54,7 +54,6 @@ pub struct RunPlan {
     pub log_drain_max: Duration,
     pub poll_interval: Duration,
     pub poll_max: Duration,
-    pub output: OutputFormat,
     pub dry_run: bool,
 }
 
@@ -134,7 +133,6 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
         log_drain_max: args.log_drain_max,
         poll_interval: args.poll_interval,
         poll_max: args.poll_max,
-        output: args.output,
         dry_run: args.dry_run,
     })
 }

@@ -16,6 +16,7 @@ pub const NOT_STARTED: i32 = 126;
 /// Interrupted by SIGINT or SIGTERM; the task was stopped (or detached).
 pub const INTERRUPTED: i32 = 130;
 
+#[cfg(test)]
 /// Codes ecs-migrate itself uses; a container exiting with one of them is indistinguishable,
 /// which is why the JSON report carries `outcome` as well.
 pub const RESERVED: [i32; 5] = [USAGE, TIMED_OUT, LAUNCH_FAILED, NOT_STARTED, INTERRUPTED];

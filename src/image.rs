@@ -37,7 +37,7 @@ impl ImageRef {
             None => (input, None),
         };
         let (registry, path) = match rest.split_once('/') {
-            Some((first, path)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            Some((first, path)) if is_registry(first) => {
                 (Some(first.to_string()), path)
             }
             _ => (None, rest),
@@ -52,6 +52,9 @@ impl ImageRef {
         }
         if repository.chars().any(|c| c.is_ascii_uppercase()) {
             return Err(bad("repository names are lower case"));
+        }
+        if !repository.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c)) {
+            return Err(bad("repository names use [a-z0-9._-/]"));
         }
         if let Some(tag) = &tag {
             let ok = !tag.is_empty()
@@ -84,6 +87,16 @@ impl fmt::Display for ImageRef {
         }
         Ok(())
     }
+}
+
+/// `host.name`, `localhost`, or `host:port` with a numeric port.
+fn is_registry(first: &str) -> bool {
+    let (host, port) = match first.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (first, None),
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    port_ok && (host.contains('.') || host == "localhost" || port.is_some())
 }
 
 /// Reads CodePipeline's ECR source artifact `imageDetail.json`: `{"ImageURI": "…"}`

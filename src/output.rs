@@ -66,8 +66,4 @@ impl Output {
             }
         }
     }
-
-    pub fn is_json(&self) -> bool {
-        self.format == OutputFormat::Json
-    }
 }
