@@ -52,7 +52,11 @@ pub struct TargetArgs {
     #[arg(long, env = "ECS_MIGRATE_SERVICE", conflicts_with_all = ["task_definition", "task_definition_file"])]
     pub service: Option<String>,
     /// Task definition FAMILY[:REVISION] or ARN instead of a service (needs network flags).
-    #[arg(long, env = "ECS_MIGRATE_TASK_DEFINITION", conflicts_with = "task_definition_file")]
+    #[arg(
+        long,
+        env = "ECS_MIGRATE_TASK_DEFINITION",
+        conflicts_with = "task_definition_file"
+    )]
     pub task_definition: Option<String>,
     /// A describe-task-definition JSON file (with or without the "taskDefinition" wrapper).
     #[arg(long, env = "ECS_MIGRATE_TASK_DEFINITION_FILE")]
@@ -81,7 +85,12 @@ pub struct RunArgs {
     pub target: TargetArgs,
 
     /// Fill a preset placeholder: STEP=<n> (rollback), VERSION=<14 digits> (down), ...
-    #[arg(long = "set", value_name = "KEY=VALUE", env = "ECS_MIGRATE_SET", value_delimiter = ',')]
+    #[arg(
+        long = "set",
+        value_name = "KEY=VALUE",
+        env = "ECS_MIGRATE_SET",
+        value_delimiter = ','
+    )]
     pub sets: Vec<String>,
     /// Extra preset directory (its presets replace built-in ones of the same name).
     #[arg(long, env = "ECS_MIGRATE_OVERRIDES_DIR")]
@@ -107,7 +116,12 @@ pub struct RunArgs {
     pub capacity_provider: Option<String>,
 
     /// Extra task tag (repeatable).
-    #[arg(long = "tag", value_name = "KEY=VALUE", env = "ECS_MIGRATE_TAGS", value_delimiter = ',')]
+    #[arg(
+        long = "tag",
+        value_name = "KEY=VALUE",
+        env = "ECS_MIGRATE_TAGS",
+        value_delimiter = ','
+    )]
     pub tags: Vec<String>,
     /// RunTask idempotency token (CodeBuild: the pipeline execution id); at most 64 characters.
     #[arg(long, env = "ECS_MIGRATE_CLIENT_TOKEN")]
@@ -157,7 +171,11 @@ pub struct RenderArgs {
     #[arg(long, env = "ECS_MIGRATE_OUT", default_value = ".")]
     pub out: PathBuf,
     /// Placeholder CodeDeployToECS replaces with the image (Image1ContainerName = IMAGE1_NAME).
-    #[arg(long, env = "ECS_MIGRATE_IMAGE_PLACEHOLDER", default_value = "IMAGE1_NAME")]
+    #[arg(
+        long,
+        env = "ECS_MIGRATE_IMAGE_PLACEHOLDER",
+        default_value = "IMAGE1_NAME"
+    )]
     pub image_placeholder: String,
     /// Load-balanced container for appspec.yaml (default: the service's load balancer entry).
     #[arg(long, env = "ECS_MIGRATE_LB_CONTAINER", requires = "lb_port")]
@@ -167,7 +185,12 @@ pub struct RenderArgs {
     pub lb_port: Option<u16>,
     /// AppSpec lifecycle hook as HOOK=LAMBDA (BeforeInstall, AfterInstall, AfterAllowTestTraffic,
     /// BeforeAllowTraffic, AfterAllowTraffic); repeatable.
-    #[arg(long = "hook", value_name = "HOOK=FUNCTION", env = "ECS_MIGRATE_HOOKS", value_delimiter = ',')]
+    #[arg(
+        long = "hook",
+        value_name = "HOOK=FUNCTION",
+        env = "ECS_MIGRATE_HOOKS",
+        value_delimiter = ','
+    )]
     pub hooks: Vec<String>,
     #[command(flatten)]
     pub aws: AwsArgs,

@@ -58,17 +58,35 @@ pub struct RunPlan {
 }
 
 pub fn target(args: &TargetArgs, cluster_required: bool) -> Result<Target> {
-    let source = match (&args.service, &args.task_definition, &args.task_definition_file) {
-        (Some(s), None, None) => Source::Service { service: nonempty("--service", s)? },
-        (None, Some(t), None) => Source::TaskDefinition { task_definition: nonempty("--task-definition", t)? },
+    let source = match (
+        &args.service,
+        &args.task_definition,
+        &args.task_definition_file,
+    ) {
+        (Some(s), None, None) => Source::Service {
+            service: nonempty("--service", s)?,
+        },
+        (None, Some(t), None) => Source::TaskDefinition {
+            task_definition: nonempty("--task-definition", t)?,
+        },
         (None, None, Some(p)) => Source::File { path: p.clone() },
         (None, None, None) => {
-            return Err(Error::usage("no target: give --service (or --task-definition / --task-definition-file)")
-                .with_hint("e.g. --cluster my-cluster --service my-service"));
+            return Err(Error::usage(
+                "no target: give --service (or --task-definition / --task-definition-file)",
+            )
+            .with_hint("e.g. --cluster my-cluster --service my-service"));
         }
-        _ => return Err(Error::usage("give only one of --service, --task-definition, --task-definition-file")),
+        _ => {
+            return Err(Error::usage(
+                "give only one of --service, --task-definition, --task-definition-file",
+            ));
+        }
     };
-    let cluster = args.cluster.as_deref().map(|c| nonempty("--cluster", c)).transpose()?;
+    let cluster = args
+        .cluster
+        .as_deref()
+        .map(|c| nonempty("--cluster", c))
+        .transpose()?;
     if cluster.is_none() && (cluster_required || !matches!(source, Source::File { .. })) {
         return Err(Error::usage("--cluster is required").with_hint("or set ECS_MIGRATE_CLUSTER"));
     }
@@ -77,7 +95,12 @@ pub fn target(args: &TargetArgs, cluster_required: bool) -> Result<Target> {
         (None, Some(p)) => Some(image::from_image_detail(p)?),
         (None, None) => None,
     };
-    Ok(Target { cluster, source, container: args.container.clone(), image })
+    Ok(Target {
+        cluster,
+        source,
+        container: args.container.clone(),
+        image,
+    })
 }
 
 pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
@@ -87,14 +110,19 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
     let argv = (!args.command.is_empty()).then(|| args.command.clone());
     let overrides = overrides::resolve(&catalogue, args.preset.as_deref(), &sets, argv)?;
     if let Some(token) = &args.client_token {
-        let ok = !token.is_empty() && token.len() <= 64 && token.chars().all(|c| c.is_ascii_graphic());
+        let ok =
+            !token.is_empty() && token.len() <= 64 && token.chars().all(|c| c.is_ascii_graphic());
         if !ok {
-            return Err(Error::usage("--client-token must be 1-64 printable ASCII characters")
-                .with_hint("CodeBuild: use $CODEPIPELINE_EXECUTION_ID (a UUID)"));
+            return Err(
+                Error::usage("--client-token must be 1-64 printable ASCII characters")
+                    .with_hint("CodeBuild: use $CODEPIPELINE_EXECUTION_ID (a UUID)"),
+            );
         }
     }
     if args.poll_interval.is_zero() || args.poll_max < args.poll_interval {
-        return Err(Error::usage("--poll-interval must be > 0 and not above --poll-max"));
+        return Err(Error::usage(
+            "--poll-interval must be > 0 and not above --poll-max",
+        ));
     }
     if args.log_quiet > args.log_drain_max {
         return Err(Error::usage("--log-quiet cannot exceed --log-drain-max"));
@@ -103,14 +131,24 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
         return Err(Error::usage("--timeout must be positive"));
     }
     if let Some(f) = &args.migration_family {
-        let ok = !f.is_empty() && f.len() <= 255 && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let ok = !f.is_empty()
+            && f.len() <= 255
+            && f.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !ok {
-            return Err(Error::usage(format!("--migration-family '{f}' is not a valid family name (letters, digits, - and _; up to 255)")));
+            return Err(Error::usage(format!(
+                "--migration-family '{f}' is not a valid family name (letters, digits, - and _; up to 255)"
+            )));
         }
     }
     let tags = pairs("--tag", &args.tags)?;
-    if let Some((k, _)) = tags.iter().find(|(k, _)| k.to_ascii_lowercase().starts_with("aws:")) {
-        return Err(Error::usage(format!("--tag {k}: the aws: prefix is reserved")));
+    if let Some((k, _)) = tags
+        .iter()
+        .find(|(k, _)| k.to_ascii_lowercase().starts_with("aws:"))
+    {
+        return Err(Error::usage(format!(
+            "--tag {k}: the aws: prefix is reserved"
+        )));
     }
     Ok(RunPlan {
         target,
@@ -174,17 +212,46 @@ mod tests {
     #[test]
     fn service_run_defaults_to_migrate() {
         let p = plan(&["--cluster", "c", "--service", "s"]).unwrap();
-        assert_eq!(p.target.source, Source::Service { service: "s".into() });
-        assert_eq!(p.overrides.command, ["bundle", "exec", "rails", "db:migrate"]);
-        assert_eq!((p.log_quiet, p.log_drain_max), (Duration::from_secs(3), Duration::from_secs(30)));
+        assert_eq!(
+            p.target.source,
+            Source::Service {
+                service: "s".into()
+            }
+        );
+        assert_eq!(
+            p.overrides.command,
+            ["bundle", "exec", "rails", "db:migrate"]
+        );
+        assert_eq!(
+            (p.log_quiet, p.log_drain_max),
+            (Duration::from_secs(3), Duration::from_secs(30))
+        );
         assert_eq!(p.on_abort, OnAbort::Stop);
     }
 
     #[test]
     fn preset_set_and_argv() {
-        let p = plan(&["rollback", "--cluster", "c", "--service", "s", "--set", "STEP=3"]).unwrap();
+        let p = plan(&[
+            "rollback",
+            "--cluster",
+            "c",
+            "--service",
+            "s",
+            "--set",
+            "STEP=3",
+        ])
+        .unwrap();
         assert_eq!(p.overrides.command.last().unwrap(), "STEP=3");
-        let p = plan(&["--cluster", "c", "--service", "s", "--", "bin/rails", "db:migrate:status"]).unwrap();
+        let p = plan(&[
+            "--cluster",
+            "c",
+            "--service",
+            "s",
+            "--",
+            "bin/rails",
+            "db:migrate:status",
+        ])
+        .unwrap();
         assert_eq!(p.overrides.command, ["bin/rails", "db:migrate:status"]);
     }
 
@@ -195,7 +262,14 @@ mod tests {
             vec!["--cluster", "c"],
             vec!["--cluster", "c", "--service", "s", "--task-definition", "t"],
             vec!["--cluster", "c", "--service", "s", "--image", "Bad Image"],
-            vec!["--cluster", "c", "--service", "s", "--client-token", &"x".repeat(65)],
+            vec![
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--client-token",
+                &"x".repeat(65),
+            ],
             vec!["--cluster", "c", "--service", "s", "--tag", "novalue"],
             vec!["--cluster", "c", "--service", "s", "--tag", "aws:x=1"],
             vec!["--cluster", "c", "--service", "s", "--log-quiet", "40s"],

@@ -24,11 +24,19 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { kind: Kind::Usage, message: message.into(), hint: None }
+        Self {
+            kind: Kind::Usage,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn before_run(message: impl Into<String>) -> Self {
-        Self { kind: Kind::BeforeRun, message: message.into(), hint: None }
+        Self {
+            kind: Kind::BeforeRun,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// An AWS call failed: says which call, with the service's code and message.
@@ -41,9 +49,13 @@ impl Error {
         if detail.contains("dispatch failure") || detail.contains("Connection refused") {
             e.hint = Some("check the network, AWS_ENDPOINT_URL and --region".into());
         } else if detail.contains("AccessDenied") || detail.contains("not authorized") {
-            e.hint = Some(format!("grant {call} to the caller (see docs/iam-policy.json)"));
+            e.hint = Some(format!(
+                "grant {call} to the caller (see docs/iam-policy.json)"
+            ));
         } else if detail.contains("NoCredentials") || detail.contains("no credentials") {
-            e.hint = Some("configure AWS credentials (env, --profile, SSO or the CodeBuild role)".into());
+            e.hint = Some(
+                "configure AWS credentials (env, --profile, SSO or the CodeBuild role)".into(),
+            );
         }
         e
     }
@@ -87,7 +99,10 @@ mod tests {
     fn display_is_one_line_with_the_hint() {
         let e = Error::usage("unknown preset 'migrat'").with_hint("presets: migrate, rollback");
         let text = e.to_string();
-        assert_eq!(text, "unknown preset 'migrat' (hint: presets: migrate, rollback)");
+        assert_eq!(
+            text,
+            "unknown preset 'migrat' (hint: presets: migrate, rollback)"
+        );
         assert!(!text.contains('\n'));
     }
 }

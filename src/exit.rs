@@ -49,7 +49,10 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), RESERVED.len());
         for code in RESERVED {
-            assert!(HELP_TABLE.contains(&format!("\n  {code} ")), "{code} missing from help");
+            assert!(
+                HELP_TABLE.contains(&format!("\n  {code} ")),
+                "{code} missing from help"
+            );
         }
     }
 
@@ -67,7 +70,10 @@ mod tests {
     fn docs_table_matches() {
         let doc = include_str!("../docs/exit-codes.md");
         for code in RESERVED {
-            assert!(doc.contains(&format!("| {code} ")), "docs/exit-codes.md lacks {code}");
+            assert!(
+                doc.contains(&format!("| {code} ")),
+                "docs/exit-codes.md lacks {code}"
+            );
         }
     }
 }

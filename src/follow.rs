@@ -57,7 +57,10 @@ fn backoff(min: Duration, max: Duration) -> impl Iterator<Item = Duration> {
 
 /// Pure: the target container's view of a stopped task.
 pub fn stopped_task(task: &Task, container: &str) -> StoppedTask {
-    let c = task.containers().iter().find(|c| c.name() == Some(container));
+    let c = task
+        .containers()
+        .iter()
+        .find(|c| c.name() == Some(container));
     StoppedTask {
         stop_code: task.stop_code().map(|s| s.as_str().to_string()),
         stopped_reason: task.stopped_reason().map(String::from),
@@ -80,14 +83,17 @@ impl Follow<'_> {
 
         loop {
             let now = Instant::now();
-            if abort.is_none() && stopped_at.is_none() {
-                if let Some((deadline, limit)) = self.deadline.filter(|(d, _)| now >= *d) {
-                    let _ = deadline;
-                    abort = Some(Abort::Deadline);
-                    let why = format!("ecs-migrate: deadline reached (--timeout {})", humantime::format_duration(limit));
-                    if self.abort(out, &why).await? {
-                        return Ok(self.finish(task, None, abort, true, seen));
-                    }
+            if abort.is_none()
+                && stopped_at.is_none()
+                && let Some((_, limit)) = self.deadline.filter(|(d, _)| now >= *d)
+            {
+                abort = Some(Abort::Deadline);
+                let why = format!(
+                    "ecs-migrate: deadline reached (--timeout {})",
+                    humantime::format_duration(limit)
+                );
+                if self.abort(out, &why).await? {
+                    return Ok(self.finish(task, None, abort, true, seen));
                 }
             }
             if stopped_at.is_none() && now >= next_describe {
@@ -135,25 +141,25 @@ impl Follow<'_> {
                     Ok(_) => log_errors = 0,
                     Err(e) => {
                         log_errors += 1;
-                        if log_errors == 1 || log_errors % 10 == 0 {
+                        if log_errors == 1 || log_errors.is_multiple_of(10) {
                             out.warn(format!("{e}; will keep trying"));
                         }
                     }
                 }
             }
-            if let Some(stopped) = stopped_at {
-                if self.drained(stopped, task.as_ref()) {
-                    let st = task.as_ref().map(|t| stopped_task(t, self.container));
-                    return Ok(self.finish(task, st, abort, false, seen));
-                }
+            if let Some(stopped) = stopped_at
+                && self.drained(stopped, task.as_ref())
+            {
+                let st = task.as_ref().map(|t| stopped_task(t, self.container));
+                return Ok(self.finish(task, st, abort, false, seen));
             }
             let mut wake = Instant::now() + self.poll_interval;
             if stopped_at.is_none() {
                 wake = wake.min(next_describe);
-                if abort.is_none() {
-                    if let Some((d, _)) = self.deadline {
-                        wake = wake.min(d);
-                    }
+                if abort.is_none()
+                    && let Some((d, _)) = self.deadline
+                {
+                    wake = wake.min(d);
                 }
             }
             tokio::select! {
@@ -186,14 +192,18 @@ impl Follow<'_> {
         }
         let now = Instant::now();
         let quiet_since = logs.last_new.map_or(stopped, |l| l.max(stopped));
-        now.duration_since(quiet_since) >= self.log_quiet || now.duration_since(stopped) >= self.log_drain_max
+        now.duration_since(quiet_since) >= self.log_quiet
+            || now.duration_since(stopped) >= self.log_drain_max
     }
 
     /// Applies --on-abort. Returns true when the caller should detach now.
     async fn abort(&self, out: &Output, reason: &str) -> Result<bool> {
         match self.on_abort {
             OnAbort::Detach => {
-                out.warn(format!("{reason}; leaving task {} running (--on-abort detach)", self.task_arn));
+                out.warn(format!(
+                    "{reason}; leaving task {} running (--on-abort detach)",
+                    self.task_arn
+                ));
                 out.warn(format!("follow it at {}", self.console_url));
                 Ok(true)
             }
@@ -209,7 +219,10 @@ impl Follow<'_> {
                     .send()
                     .await
                     .map_err(|e| {
-                        Error::aws("ecs:StopTask", e).with_hint(format!("the task may still be running: {}", self.console_url))
+                        Error::aws("ecs:StopTask", e).with_hint(format!(
+                            "the task may still be running: {}",
+                            self.console_url
+                        ))
                     })?;
                 out.progress("StopTask sent; streaming until the task has stopped");
                 Ok(false)
@@ -229,8 +242,15 @@ impl Follow<'_> {
         match out.tasks().first() {
             Some(t) => Ok(t.clone()),
             None => {
-                let reason = out.failures().first().and_then(|f| f.reason()).unwrap_or("MISSING");
-                Err(Error::before_run(format!("DescribeTasks does not know task {} ({reason})", self.task_arn)))
+                let reason = out
+                    .failures()
+                    .first()
+                    .and_then(|f| f.reason())
+                    .unwrap_or("MISSING");
+                Err(Error::before_run(format!(
+                    "DescribeTasks does not know task {} ({reason})",
+                    self.task_arn
+                )))
             }
         }
     }
@@ -243,6 +263,14 @@ impl Follow<'_> {
         detached: bool,
         (migrated, reverted): (Vec<String>, Vec<String>),
     ) -> Followed {
-        Followed { task, stopped, abort, detached, logs: self.logs, migrated, reverted }
+        Followed {
+            task,
+            stopped,
+            abort,
+            detached,
+            logs: self.logs,
+            migrated,
+            reverted,
+        }
     }
 }

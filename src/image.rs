@@ -28,7 +28,9 @@ impl ImageRef {
         }
         let (rest, digest) = match input.split_once('@') {
             Some((rest, digest)) => {
-                let hex = digest.strip_prefix("sha256:").ok_or_else(|| bad("digest must be sha256:…"))?;
+                let hex = digest
+                    .strip_prefix("sha256:")
+                    .ok_or_else(|| bad("digest must be sha256:…"))?;
                 if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
                     return Err(bad("sha256 digest must be 64 hex characters"));
                 }
@@ -37,9 +39,7 @@ impl ImageRef {
             None => (input, None),
         };
         let (registry, path) = match rest.split_once('/') {
-            Some((first, path)) if is_registry(first) => {
-                (Some(first.to_string()), path)
-            }
+            Some((first, path)) if is_registry(first) => (Some(first.to_string()), path),
             _ => (None, rest),
         };
         // A tag is a ':' after the last '/', so a registry port is never mistaken for one.
@@ -53,23 +53,28 @@ impl ImageRef {
         if repository.chars().any(|c| c.is_ascii_uppercase()) {
             return Err(bad("repository names are lower case"));
         }
-        if !repository.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c)) {
+        if !repository
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c))
+        {
             return Err(bad("repository names use [a-z0-9._-/]"));
         }
         if let Some(tag) = &tag {
             let ok = !tag.is_empty()
                 && tag.len() <= 128
-                && tag.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+                && tag
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
             if !ok {
                 return Err(bad("tag must be 1-128 of [A-Za-z0-9_.-]"));
             }
         }
-        Ok(Self { registry, repository: repository.to_string(), tag, digest })
-    }
-
-    /// The last path segment of the repository (`ass-rails-ecr-staging`).
-    pub fn name(&self) -> &str {
-        self.repository.rsplit('/').next().unwrap_or(&self.repository)
+        Ok(Self {
+            registry,
+            repository: repository.to_string(),
+            tag,
+            digest,
+        })
     }
 }
 
@@ -103,15 +108,21 @@ fn is_registry(first: &str) -> bool {
 /// (all values are strings; only ImageURI is required).
 pub fn from_image_detail(path: &Path) -> Result<ImageRef> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::usage(format!("cannot read image detail file {}: {e}", path.display()))
-            .with_hint("pass the ECR source artifact's imageDetail.json")
+        Error::usage(format!(
+            "cannot read image detail file {}: {e}",
+            path.display()
+        ))
+        .with_hint("pass the ECR source artifact's imageDetail.json")
     })?;
     let doc: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::usage(format!("{} is not JSON: {e}", path.display())))?;
-    let uri = doc.get("ImageURI").and_then(|v| v.as_str()).ok_or_else(|| {
-        Error::usage(format!("{} has no string \"ImageURI\"", path.display()))
-            .with_hint("an ECR source action writes {\"ImageURI\": \"…@sha256:…\", …}")
-    })?;
+    let uri = doc
+        .get("ImageURI")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| {
+            Error::usage(format!("{} has no string \"ImageURI\"", path.display()))
+                .with_hint("an ECR source action writes {\"ImageURI\": \"…@sha256:…\", …}")
+        })?;
     ImageRef::parse(uri)
 }
 
@@ -121,11 +132,16 @@ mod tests {
 
     #[test]
     fn parses_ecr_with_tag() {
-        let r = ImageRef::parse("730335441282.dkr.ecr.ap-northeast-1.amazonaws.com/ass-rails-ecr-staging:stg").unwrap();
-        assert_eq!(r.registry.as_deref(), Some("730335441282.dkr.ecr.ap-northeast-1.amazonaws.com"));
+        let r = ImageRef::parse(
+            "730335441282.dkr.ecr.ap-northeast-1.amazonaws.com/ass-rails-ecr-staging:stg",
+        )
+        .unwrap();
+        assert_eq!(
+            r.registry.as_deref(),
+            Some("730335441282.dkr.ecr.ap-northeast-1.amazonaws.com")
+        );
         assert_eq!(r.repository, "ass-rails-ecr-staging");
         assert_eq!(r.tag.as_deref(), Some("stg"));
-        assert_eq!(r.name(), "ass-rails-ecr-staging");
     }
 
     #[test]
@@ -152,7 +168,14 @@ mod tests {
 
     #[test]
     fn rejects_garbage_with_a_usage_error() {
-        for bad in ["", "a b", "Rails:v1", "repo:bad/tag:x", "host.com/", "rails:"] {
+        for bad in [
+            "",
+            "a b",
+            "Rails:v1",
+            "repo:bad/tag:x",
+            "host.com/",
+            "rails:",
+        ] {
             let e = ImageRef::parse(bad).unwrap_err();
             assert_eq!(e.exit_code(), crate::exit::USAGE, "{bad}");
         }
@@ -162,9 +185,18 @@ mod tests {
     fn image_detail_needs_only_image_uri() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("imageDetail.json");
-        std::fs::write(&p, r#"{"ImageURI":"1.dkr.ecr.us-east-1.amazonaws.com/rails:v3","ImageTags":"v3"}"#).unwrap();
+        std::fs::write(
+            &p,
+            r#"{"ImageURI":"1.dkr.ecr.us-east-1.amazonaws.com/rails:v3","ImageTags":"v3"}"#,
+        )
+        .unwrap();
         assert_eq!(from_image_detail(&p).unwrap().tag.as_deref(), Some("v3"));
         std::fs::write(&p, r#"{"RegistryId":"1"}"#).unwrap();
-        assert!(from_image_detail(&p).unwrap_err().to_string().contains("ImageURI"));
+        assert!(
+            from_image_detail(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("ImageURI")
+        );
     }
 }

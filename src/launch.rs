@@ -45,7 +45,12 @@ pub fn request(input: &RunTaskInput<'_>) -> Value {
     if let Some(p) = &input.overrides.preset {
         tags.push(json!({"key": "ecs-migrate:preset", "value": p}));
     }
-    tags.extend(input.tags.iter().map(|(k, v)| json!({"key": k, "value": v})));
+    tags.extend(
+        input
+            .tags
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v})),
+    );
     req["tags"] = Value::Array(tags);
     if let Some(t) = input.client_token {
         req["clientToken"] = json!(t);
@@ -73,13 +78,21 @@ pub async fn run(ecs: &aws_sdk_ecs::Client, request: &Value) -> Result<aws_sdk_e
             s
         })
         .collect();
-    let capacity = reasons.iter().any(|r| r.contains("Capacity") || r.contains("RESOURCE"));
+    let capacity = reasons
+        .iter()
+        .any(|r| r.contains("Capacity") || r.contains("RESOURCE"));
     let err = Error::before_run(format!(
         "RunTask launched no task: {}",
-        if reasons.is_empty() { "no failures reported".to_string() } else { reasons.join("; ") }
+        if reasons.is_empty() {
+            "no failures reported".to_string()
+        } else {
+            reasons.join("; ")
+        }
     ));
     Err(if capacity {
-        err.with_hint("Fargate capacity is short: retry, or give subnets in more Availability Zones")
+        err.with_hint(
+            "Fargate capacity is short: retry, or give subnets in more Availability Zones",
+        )
     } else {
         err.with_hint("nothing is running; fix the reason above and retry")
     })
@@ -91,10 +104,17 @@ mod tests {
 
     #[test]
     fn request_has_everything_runtask_needs() {
-        let overrides = Overrides { preset: Some("migrate".into()), command: vec!["bundle".into(), "exec".into()], ..Default::default() };
+        let overrides = Overrides {
+            preset: Some("migrate".into()),
+            command: vec!["bundle".into(), "exec".into()],
+            ..Default::default()
+        };
         let mut members = serde_json::Map::new();
         members.insert("launchType".into(), json!("FARGATE"));
-        let placement = Placement { members, warnings: vec![] };
+        let placement = Placement {
+            members,
+            warnings: vec![],
+        };
         let req = request(&RunTaskInput {
             cluster: Some("ass"),
             task_definition: "arn:td:1",
@@ -106,7 +126,10 @@ mod tests {
             client_token: Some("exec-1"),
         });
         assert_eq!(req["startedBy"], "ecs-migrate/ass-task-def-staging-migrate");
-        assert_eq!(req["overrides"]["containerOverrides"][0], json!({"name": "rails", "command": ["bundle", "exec"]}));
+        assert_eq!(
+            req["overrides"]["containerOverrides"][0],
+            json!({"name": "rails", "command": ["bundle", "exec"]})
+        );
         assert_eq!(req["launchType"], "FARGATE");
         assert_eq!(req["clientToken"], "exec-1");
         assert_eq!(req["tags"].as_array().unwrap().len(), 3);

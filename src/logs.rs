@@ -23,7 +23,15 @@ pub struct LogFollower {
 
 impl LogFollower {
     pub fn new(client: aws_sdk_cloudwatchlogs::Client, group: String, stream: String) -> Self {
-        Self { client, group, stream, token: None, lines: 0, last_new: None, exists: false }
+        Self {
+            client,
+            group,
+            stream,
+            token: None,
+            lines: 0,
+            last_new: None,
+            exists: false,
+        }
     }
 
     /// Reads every page available now; each message goes to `sink`, in order.
@@ -42,7 +50,10 @@ impl LogFollower {
                 .await;
             let out = match result {
                 Ok(out) => out,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
                     return Ok(new);
                 }
                 Err(e) => return Err(Error::aws("logs:GetLogEvents", e)),

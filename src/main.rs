@@ -44,7 +44,10 @@ fn main() {
 }
 
 fn exit_now() -> ! {
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), b"ecs-migrate: second SIGINT, exiting now (the task may still be running)\n");
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        b"ecs-migrate: second SIGINT, exiting now (the task may still be running)\n",
+    );
     std::process::exit(exit::INTERRUPTED)
 }
 
@@ -55,8 +58,9 @@ async fn async_main(cli: Cli) -> i32 {
             let mut report = Report::default();
             let result = async {
                 let plan = config::run_plan(&args)?;
-                let mut signals = signals::listen(exit_now)
-                    .map_err(|e| error::Error::before_run(format!("cannot install signal handlers: {e}")))?;
+                let mut signals = signals::listen(exit_now).map_err(|e| {
+                    error::Error::before_run(format!("cannot install signal handlers: {e}"))
+                })?;
                 run::run(&plan, &args.aws, &out, &mut signals, &mut report).await
             }
             .await;

@@ -31,21 +31,37 @@ pub struct ServiceContext {
     pub warnings: Vec<String>,
 }
 
-pub async fn resolve_service(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str) -> Result<ServiceContext> {
+pub async fn resolve_service(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+) -> Result<ServiceContext> {
     let out = ecs
         .describe_services()
         .cluster(cluster)
         .services(service)
         .send()
         .await
-        .map_err(|e| Error::aws("ecs:DescribeServices", e).with_hint(format!("check that cluster '{cluster}' exists in this region")))?;
+        .map_err(|e| {
+            Error::aws("ecs:DescribeServices", e).with_hint(format!(
+                "check that cluster '{cluster}' exists in this region"
+            ))
+        })?;
     let Some(svc) = out.services().first() else {
-        let reason = out.failures().first().and_then(|f| f.reason()).unwrap_or("MISSING");
-        return Err(Error::before_run(format!("service '{service}' not found in cluster '{cluster}' ({reason})"))
-            .with_hint("check --cluster/--service and --region"));
+        let reason = out
+            .failures()
+            .first()
+            .and_then(|f| f.reason())
+            .unwrap_or("MISSING");
+        return Err(Error::before_run(format!(
+            "service '{service}' not found in cluster '{cluster}' ({reason})"
+        ))
+        .with_hint("check --cluster/--service and --region"));
     };
     if svc.status() == Some("INACTIVE") {
-        return Err(Error::before_run(format!("service '{service}' is INACTIVE (deleted)")));
+        return Err(Error::before_run(format!(
+            "service '{service}' is INACTIVE (deleted)"
+        )));
     }
     Ok(context_of(svc))
 }
@@ -61,11 +77,18 @@ pub fn context_of(svc: &Service) -> ServiceContext {
             .collect(),
         ..Default::default()
     };
-    let primary = svc.task_sets().iter().find(|t| t.status() == Some("PRIMARY"));
+    let primary = svc
+        .task_sets()
+        .iter()
+        .find(|t| t.status() == Some("PRIMARY"));
     match primary {
         Some(ts) => {
             from_task_set(&mut ctx, ts);
-            let others = svc.task_sets().iter().filter(|t| t.status() != Some("PRIMARY")).count();
+            let others = svc
+                .task_sets()
+                .iter()
+                .filter(|t| t.status() != Some("PRIMARY"))
+                .count();
             if others > 0 {
                 ctx.warnings.push(format!(
                     "service {} has {others} non-PRIMARY task set(s): a deployment is in flight; using the PRIMARY one",
@@ -126,17 +149,33 @@ pub struct Placement {
 }
 
 /// Pure: combines the service's context with the flags.
-pub fn placement(ctx: Option<&ServiceContext>, flags: &NetworkFlags, network_mode: Option<&str>) -> Result<Placement> {
+pub fn placement(
+    ctx: Option<&ServiceContext>,
+    flags: &NetworkFlags,
+    network_mode: Option<&str>,
+) -> Result<Placement> {
     let mut members = serde_json::Map::new();
     let mut warnings = vec![];
     let base = ctx.and_then(|c| c.awsvpc.clone()).unwrap_or_default();
-    let subnets = if flags.subnets.is_empty() { base.subnets } else { flags.subnets.clone() };
-    let groups = if flags.security_groups.is_empty() { base.security_groups } else { flags.security_groups.clone() };
-    let public_ip = flags.assign_public_ip.map(String::from).or(base.assign_public_ip);
+    let subnets = if flags.subnets.is_empty() {
+        base.subnets
+    } else {
+        flags.subnets.clone()
+    };
+    let groups = if flags.security_groups.is_empty() {
+        base.security_groups
+    } else {
+        flags.security_groups.clone()
+    };
+    let public_ip = flags
+        .assign_public_ip
+        .map(String::from)
+        .or(base.assign_public_ip);
     if network_mode.unwrap_or("awsvpc") == "awsvpc" {
         if subnets.is_empty() {
-            return Err(Error::usage("no subnets for the awsvpc task")
-                .with_hint("pass --subnets (and --security-groups), or use --service to copy them"));
+            return Err(Error::usage("no subnets for the awsvpc task").with_hint(
+                "pass --subnets (and --security-groups), or use --service to copy them",
+            ));
         }
         let mut vpc = json!({ "subnets": subnets });
         if !groups.is_empty() {
@@ -145,15 +184,22 @@ pub fn placement(ctx: Option<&ServiceContext>, flags: &NetworkFlags, network_mod
         if let Some(ip) = public_ip {
             vpc["assignPublicIp"] = json!(ip);
         }
-        members.insert("networkConfiguration".into(), json!({ "awsvpcConfiguration": vpc }));
+        members.insert(
+            "networkConfiguration".into(),
+            json!({ "awsvpcConfiguration": vpc }),
+        );
     }
     match &flags.capacity_provider {
         Some(cp) => {
-            members.insert("capacityProviderStrategy".into(), json!([{ "capacityProvider": cp, "weight": 1 }]));
+            members.insert(
+                "capacityProviderStrategy".into(),
+                json!([{ "capacityProvider": cp, "weight": 1 }]),
+            );
         }
         None => {
             if let Some(c) = ctx {
-                let providers: Vec<&str> = c.capacity_providers.iter().map(|p| p.0.as_str()).collect();
+                let providers: Vec<&str> =
+                    c.capacity_providers.iter().map(|p| p.0.as_str()).collect();
                 if !providers.is_empty() && providers != ["FARGATE"] {
                     warnings.push(format!(
                         "the service runs on capacity providers [{}]; the migration uses launch type FARGATE instead (a Spot interruption mid-migration is worse than a slow start). Pass --capacity-provider to choose",
@@ -170,7 +216,10 @@ pub fn placement(ctx: Option<&ServiceContext>, flags: &NetworkFlags, network_mod
             members.insert("launchType".into(), json!("FARGATE"));
         }
     }
-    let platform = flags.platform_version.clone().or_else(|| ctx.and_then(|c| c.platform_version.clone()));
+    let platform = flags
+        .platform_version
+        .clone()
+        .or_else(|| ctx.and_then(|c| c.platform_version.clone()));
     if let Some(p) = platform {
         members.insert("platformVersion".into(), json!(p));
     }
@@ -187,7 +236,12 @@ mod tests {
     fn net(subnet: &str, ip: AssignPublicIp) -> NetworkConfiguration {
         NetworkConfiguration::builder()
             .awsvpc_configuration(
-                AwsVpcConfiguration::builder().subnets(subnet).security_groups("sg-1").assign_public_ip(ip).build().unwrap(),
+                AwsVpcConfiguration::builder()
+                    .subnets(subnet)
+                    .security_groups("sg-1")
+                    .assign_public_ip(ip)
+                    .build()
+                    .unwrap(),
             )
             .build()
     }
@@ -198,15 +252,38 @@ mod tests {
             .service_name("bg")
             .task_definition("td:1")
             .network_configuration(net("subnet-service", AssignPublicIp::Disabled))
-            .load_balancers(LoadBalancer::builder().container_name("nginx").container_port(80).build())
-            .task_sets(TaskSet::builder().id("ts-old").status("ACTIVE").task_definition("td:1").network_configuration(net("subnet-old", AssignPublicIp::Disabled)).build())
-            .task_sets(TaskSet::builder().id("ts-new").status("PRIMARY").task_definition("td:2").platform_version("1.4.0").network_configuration(net("subnet-primary", AssignPublicIp::Enabled)).build())
+            .load_balancers(
+                LoadBalancer::builder()
+                    .container_name("nginx")
+                    .container_port(80)
+                    .build(),
+            )
+            .task_sets(
+                TaskSet::builder()
+                    .id("ts-old")
+                    .status("ACTIVE")
+                    .task_definition("td:1")
+                    .network_configuration(net("subnet-old", AssignPublicIp::Disabled))
+                    .build(),
+            )
+            .task_sets(
+                TaskSet::builder()
+                    .id("ts-new")
+                    .status("PRIMARY")
+                    .task_definition("td:2")
+                    .platform_version("1.4.0")
+                    .network_configuration(net("subnet-primary", AssignPublicIp::Enabled))
+                    .build(),
+            )
             .build();
         let ctx = context_of(&svc);
         assert_eq!(ctx.task_definition, "td:2");
         assert_eq!(ctx.task_set.as_deref(), Some("ts-new"));
         assert_eq!(ctx.awsvpc.as_ref().unwrap().subnets, ["subnet-primary"]);
-        assert_eq!(ctx.awsvpc.as_ref().unwrap().assign_public_ip.as_deref(), Some("ENABLED"));
+        assert_eq!(
+            ctx.awsvpc.as_ref().unwrap().assign_public_ip.as_deref(),
+            Some("ENABLED")
+        );
         assert_eq!(ctx.load_balancers, [("nginx".to_string(), 80)]);
         assert_eq!(ctx.warnings.len(), 1);
     }
@@ -217,15 +294,27 @@ mod tests {
             .service_name("s")
             .task_definition("td:1")
             .network_configuration(net("subnet-a", AssignPublicIp::Disabled))
-            .capacity_provider_strategy(CapacityProviderStrategyItem::builder().capacity_provider("FARGATE_SPOT").weight(1).build().unwrap())
+            .capacity_provider_strategy(
+                CapacityProviderStrategyItem::builder()
+                    .capacity_provider("FARGATE_SPOT")
+                    .weight(1)
+                    .build()
+                    .unwrap(),
+            )
             .build();
         let ctx = context_of(&svc);
         let p = placement(Some(&ctx), &NetworkFlags::default(), Some("awsvpc")).unwrap();
         assert_eq!(p.members["launchType"], "FARGATE");
         assert!(p.members.get("capacityProviderStrategy").is_none());
         assert!(p.warnings[0].contains("FARGATE_SPOT"), "{:?}", p.warnings);
-        assert_eq!(p.members["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"], "DISABLED");
-        let flags = NetworkFlags { capacity_provider: Some("FARGATE_SPOT".into()), ..Default::default() };
+        assert_eq!(
+            p.members["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"],
+            "DISABLED"
+        );
+        let flags = NetworkFlags {
+            capacity_provider: Some("FARGATE_SPOT".into()),
+            ..Default::default()
+        };
         let p = placement(Some(&ctx), &flags, Some("awsvpc")).unwrap();
         assert!(p.members.get("launchType").is_none());
         assert!(p.warnings.is_empty());

@@ -41,11 +41,26 @@ pub struct Verdict {
 /// migration's); otherwise the target container's exit code, and a missing one is never success.
 pub fn judge(task: &StoppedTask, abort: Option<Abort>) -> Verdict {
     match (abort, task.exit_code) {
-        (Some(Abort::Deadline), _) => Verdict { outcome: Outcome::TimedOut, exit_code: exit::TIMED_OUT },
-        (Some(Abort::Signal), _) => Verdict { outcome: Outcome::Interrupted, exit_code: exit::INTERRUPTED },
-        (None, Some(0)) => Verdict { outcome: Outcome::Succeeded, exit_code: exit::SUCCESS },
-        (None, Some(code)) => Verdict { outcome: Outcome::Failed, exit_code: exit::from_container(code) },
-        (None, None) => Verdict { outcome: Outcome::NotStarted, exit_code: exit::NOT_STARTED },
+        (Some(Abort::Deadline), _) => Verdict {
+            outcome: Outcome::TimedOut,
+            exit_code: exit::TIMED_OUT,
+        },
+        (Some(Abort::Signal), _) => Verdict {
+            outcome: Outcome::Interrupted,
+            exit_code: exit::INTERRUPTED,
+        },
+        (None, Some(0)) => Verdict {
+            outcome: Outcome::Succeeded,
+            exit_code: exit::SUCCESS,
+        },
+        (None, Some(code)) => Verdict {
+            outcome: Outcome::Failed,
+            exit_code: exit::from_container(code),
+        },
+        (None, None) => Verdict {
+            outcome: Outcome::NotStarted,
+            exit_code: exit::NOT_STARTED,
+        },
     }
 }
 
@@ -66,13 +81,29 @@ mod tests {
     use super::*;
 
     fn stopped(code: Option<i32>) -> StoppedTask {
-        StoppedTask { exit_code: code, stop_code: Some("EssentialContainerExited".into()), ..Default::default() }
+        StoppedTask {
+            exit_code: code,
+            stop_code: Some("EssentialContainerExited".into()),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn container_code_is_the_verdict() {
-        assert_eq!(judge(&stopped(Some(0)), None), Verdict { outcome: Outcome::Succeeded, exit_code: 0 });
-        assert_eq!(judge(&stopped(Some(3)), None), Verdict { outcome: Outcome::Failed, exit_code: 3 });
+        assert_eq!(
+            judge(&stopped(Some(0)), None),
+            Verdict {
+                outcome: Outcome::Succeeded,
+                exit_code: 0
+            }
+        );
+        assert_eq!(
+            judge(&stopped(Some(3)), None),
+            Verdict {
+                outcome: Outcome::Failed,
+                exit_code: 3
+            }
+        );
         assert_eq!(judge(&stopped(Some(137)), None).exit_code, 137);
         assert_eq!(judge(&stopped(Some(300)), None).exit_code, 1);
     }
@@ -84,13 +115,25 @@ mod tests {
             stopped_reason: Some("CannotPullContainerError: not found".into()),
             ..Default::default()
         };
-        assert_eq!(judge(&t, None), Verdict { outcome: Outcome::NotStarted, exit_code: 126 });
+        assert_eq!(
+            judge(&t, None),
+            Verdict {
+                outcome: Outcome::NotStarted,
+                exit_code: 126
+            }
+        );
     }
 
     #[test]
     fn aborts_win_over_the_container_code() {
-        assert_eq!(judge(&stopped(Some(143)), Some(Abort::Signal)).exit_code, 130);
-        assert_eq!(judge(&stopped(Some(0)), Some(Abort::Deadline)).outcome, Outcome::TimedOut);
+        assert_eq!(
+            judge(&stopped(Some(143)), Some(Abort::Signal)).exit_code,
+            130
+        );
+        assert_eq!(
+            judge(&stopped(Some(0)), Some(Abort::Deadline)).outcome,
+            Outcome::TimedOut
+        );
         assert_eq!(judge(&stopped(None), Some(Abort::Deadline)).exit_code, 124);
     }
 
@@ -99,17 +142,49 @@ mod tests {
         let l = "== 20240101000000 CreateUsers: migrated (0.0011s) =============================";
         assert_eq!(rails_version(l, "migrated"), Some("20240101000000"));
         assert_eq!(rails_version(l, "reverted"), None);
-        assert_eq!(rails_version("== 20240101000000 CreateUsers: migrating ====", "migrated"), None);
-        assert_eq!(rails_version("== 20240101000000 CreateUsers: reverted (0.1s) ==", "reverted"), Some("20240101000000"));
+        assert_eq!(
+            rails_version("== 20240101000000 CreateUsers: migrating ====", "migrated"),
+            None
+        );
+        assert_eq!(
+            rails_version(
+                "== 20240101000000 CreateUsers: reverted (0.1s) ==",
+                "reverted"
+            ),
+            Some("20240101000000")
+        );
         assert_eq!(rails_version("-- create_table(:users)", "migrated"), None);
     }
 
     #[test]
     fn outcomes_serialise_as_documented() {
-        let names: Vec<String> = [Outcome::Succeeded, Outcome::Failed, Outcome::NotStarted, Outcome::TimedOut, Outcome::Interrupted, Outcome::LaunchFailed]
-            .iter()
-            .map(|o| serde_json::to_value(o).unwrap().as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(names, ["succeeded", "failed", "not_started", "timed_out", "interrupted", "launch_failed"]);
+        let names: Vec<String> = [
+            Outcome::Succeeded,
+            Outcome::Failed,
+            Outcome::NotStarted,
+            Outcome::TimedOut,
+            Outcome::Interrupted,
+            Outcome::LaunchFailed,
+        ]
+        .iter()
+        .map(|o| {
+            serde_json::to_value(o)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "succeeded",
+                "failed",
+                "not_started",
+                "timed_out",
+                "interrupted",
+                "launch_failed"
+            ]
+        );
     }
 }

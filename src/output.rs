@@ -50,7 +50,11 @@ impl Output {
     /// A JSON document on stdout (dry-run plans, results).
     pub fn json(&self, value: &Value) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
         let _ = out.flush();
     }
 

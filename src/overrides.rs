@@ -66,7 +66,11 @@ pub fn catalogue(dir: Option<&Path>) -> Result<BTreeMap<String, Preset>> {
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
             }
-            let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| Error::usage(format!("cannot read {}: {e}", path.display())))?;
             all.insert(name.clone(), parse_preset(&name, &text)?);
@@ -81,7 +85,9 @@ fn parse_preset(name: &str, text: &str) -> Result<Preset> {
             .with_hint("a preset has \"command\": [argv…] and optional environment, cpu, memory, memoryReservation, taskCpu, taskMemory")
     })?;
     if preset.command.is_empty() {
-        return Err(Error::usage(format!("preset '{name}' has an empty command")));
+        return Err(Error::usage(format!(
+            "preset '{name}' has an empty command"
+        )));
     }
     Ok(preset)
 }
@@ -112,9 +118,14 @@ pub fn resolve(
             ))
         })?;
         out.preset = Some(name.to_string());
-        out.command = p.command.iter().map(|a| fill(name, a, &values, &mut used)).collect::<Result<_>>()?;
+        out.command = p
+            .command
+            .iter()
+            .map(|a| fill(name, a, &values, &mut used))
+            .collect::<Result<_>>()?;
         for (k, v) in &p.environment {
-            out.environment.push((k.clone(), fill(name, v, &values, &mut used)?));
+            out.environment
+                .push((k.clone(), fill(name, v, &values, &mut used)?));
         }
         out.cpu = p.cpu;
         out.memory = p.memory;
@@ -130,10 +141,16 @@ pub fn resolve(
     }
     let unused: Vec<_> = values.keys().filter(|k| !used.contains(**k)).collect();
     if !unused.is_empty() {
-        let what = preset_name.map(|p| format!("preset '{p}'")).unwrap_or("the command".into());
+        let what = preset_name
+            .map(|p| format!("preset '{p}'"))
+            .unwrap_or("the command".into());
         return Err(Error::usage(format!(
             "--set {} is not used by {what}",
-            unused.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ")
+            unused
+                .iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .with_hint("check the key's spelling; placeholders are written {KEY} in the preset"));
     }
@@ -154,7 +171,9 @@ fn validate_value(key: &str, value: &str) -> Result<()> {
         "VERSION" => "a 14-digit migration version such as 20240101000000",
         _ => "a non-empty value without control characters",
     };
-    Err(Error::usage(format!("--set {key}={value:?} is invalid: {key} must be {want}")))
+    Err(Error::usage(format!(
+        "--set {key}={value:?} is invalid: {key} must be {want}"
+    )))
 }
 
 fn fill<'a>(
@@ -166,20 +185,27 @@ fn fill<'a>(
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start..].find('}') else { break };
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
         let key = &rest[start + 1..start + len];
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        {
             out.push_str(&rest[..start + len + 1]);
             rest = &rest[start + len + 1..];
             continue;
         }
         let value = values.get(key).ok_or_else(|| {
-            Error::usage(format!("preset '{preset}' needs --set {key}=<value>"))
-                .with_hint(match key {
+            Error::usage(format!("preset '{preset}' needs --set {key}=<value>")).with_hint(
+                match key {
                     "STEP" => "e.g. --set STEP=1 to roll back the last migration",
                     "VERSION" => "e.g. --set VERSION=20240101000000 (see the `status` preset)",
                     _ => "give every {KEY} placeholder a value",
-                })
+                },
+            )
         })?;
         used.insert(key.to_string());
         out.push_str(&rest[..start]);
@@ -248,12 +274,18 @@ mod tests {
     #[test]
     fn shipped_presets() {
         let c = cat();
-        assert_eq!(c.keys().collect::<Vec<_>>(), ["down", "migrate", "rollback", "status"]);
+        assert_eq!(
+            c.keys().collect::<Vec<_>>(),
+            ["down", "migrate", "rollback", "status"]
+        );
         let o = resolve(&c, None, &[], None).unwrap();
         assert_eq!(o.preset.as_deref(), Some("migrate"));
         assert_eq!(o.command, ["bundle", "exec", "rails", "db:migrate"]);
         let o = resolve(&c, Some("rollback"), &set("STEP", "2"), None).unwrap();
-        assert_eq!(o.command, ["bundle", "exec", "rails", "db:rollback", "STEP=2"]);
+        assert_eq!(
+            o.command,
+            ["bundle", "exec", "rails", "db:rollback", "STEP=2"]
+        );
         let o = resolve(&c, Some("down"), &set("VERSION", "20240101000000"), None).unwrap();
         assert_eq!(o.command.last().unwrap(), "VERSION=20240101000000");
     }
@@ -269,13 +301,19 @@ mod tests {
         let e = resolve(&c, Some("rollback"), &[], None).unwrap_err();
         assert!(e.to_string().contains("needs --set STEP=<value>"), "{e}");
         let e = resolve(&c, Some("migrate"), &set("STEP", "1"), None).unwrap_err();
-        assert!(e.to_string().contains("not used by preset 'migrate'"), "{e}");
+        assert!(
+            e.to_string().contains("not used by preset 'migrate'"),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_preset_lists_the_known_ones() {
         let e = resolve(&cat(), Some("migrat"), &[], None).unwrap_err();
-        assert_eq!(e.to_string(), "unknown preset 'migrat' (hint: presets: down, migrate, rollback, status)");
+        assert_eq!(
+            e.to_string(),
+            "unknown preset 'migrat' (hint: presets: down, migrate, rollback, status)"
+        );
     }
 
     #[test]
@@ -296,16 +334,25 @@ mod tests {
         let c = catalogue(Some(dir.path())).unwrap();
         let o = resolve(&c, Some("seed"), &set("SET", "demo"), None).unwrap();
         let j = o.to_json("rails");
-        assert_eq!(j["containerOverrides"][0]["environment"][0], json!({"name":"SEED_SET","value":"demo"}));
+        assert_eq!(
+            j["containerOverrides"][0]["environment"][0],
+            json!({"name":"SEED_SET","value":"demo"})
+        );
         assert_eq!(j["containerOverrides"][0]["memory"], 1024);
-        assert_eq!((j["cpu"].as_str(), j["memory"].as_str()), (Some("512"), Some("2048")));
+        assert_eq!(
+            (j["cpu"].as_str(), j["memory"].as_str()),
+            (Some("512"), Some("2048"))
+        );
         std::fs::write(dir.path().join("typo.json"), r#"{"comand":["x"]}"#).unwrap();
         assert!(catalogue(Some(dir.path())).is_err());
     }
 
     #[test]
     fn overrides_size_limit_is_checked() {
-        let o = Overrides { command: vec!["x".repeat(9000)], ..Default::default() };
+        let o = Overrides {
+            command: vec!["x".repeat(9000)],
+            ..Default::default()
+        };
         let e = o.check_size("rails").unwrap_err();
         assert!(e.to_string().contains("over the API limit of 8192"));
         let o = resolve(&cat(), None, &[], None).unwrap();

@@ -33,7 +33,9 @@ pub fn log_target(container: &Value) -> Result<LogTarget, String> {
         return Err(format!("its log driver is {driver}, not awslogs"));
     }
     let opts = &conf["options"];
-    let group = opts["awslogs-group"].as_str().ok_or("awslogs has no awslogs-group")?;
+    let group = opts["awslogs-group"]
+        .as_str()
+        .ok_or("awslogs has no awslogs-group")?;
     let prefix = opts["awslogs-stream-prefix"]
         .as_str()
         .filter(|p| !p.is_empty())
@@ -51,15 +53,21 @@ pub fn log_target(container: &Value) -> Result<LogTarget, String> {
 pub fn secret_sources(container: &Value) -> (BTreeMap<Option<String>, Vec<String>>, Vec<String>) {
     let mut ssm: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
     let mut other = vec![];
-    let secrets = container["secrets"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let secrets = container["secrets"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     for s in secrets {
-        let Some(from) = s["valueFrom"].as_str() else { continue };
+        let Some(from) = s["valueFrom"].as_str() else {
+            continue;
+        };
         if from.starts_with("arn:") {
             let parts: Vec<&str> = from.splitn(6, ':').collect();
             match parts.as_slice() {
-                [_, _, "ssm", region, _, _] => {
-                    ssm.entry(Some(region.to_string())).or_default().push(from.to_string())
-                }
+                [_, _, "ssm", region, _, _] => ssm
+                    .entry(Some(region.to_string()))
+                    .or_default()
+                    .push(from.to_string()),
                 _ => other.push(from.to_string()),
             }
         } else {
@@ -71,13 +79,18 @@ pub fn secret_sources(container: &Value) -> (BTreeMap<Option<String>, Vec<String
 
 /// Every SSM secret exists: GetParameters in batches of 10, never decrypting.
 /// GetParameters reports missing names in `InvalidParameters` without an error; each is named.
-pub async fn check_secrets(clients: &Clients, by_region: &BTreeMap<Option<String>, Vec<String>>) -> Result<usize> {
+pub async fn check_secrets(
+    clients: &Clients,
+    by_region: &BTreeMap<Option<String>, Vec<String>>,
+) -> Result<usize> {
     let mut missing = vec![];
     let mut checked = 0;
     for (region, names) in by_region {
         let client = match region.as_deref() {
             Some(r) if r != clients.region() => aws_sdk_ssm::Client::from_conf(
-                aws_sdk_ssm::config::Builder::from(&clients.sdk).region(aws_config::Region::new(r.to_string())).build(),
+                aws_sdk_ssm::config::Builder::from(&clients.sdk)
+                    .region(aws_config::Region::new(r.to_string()))
+                    .build(),
             ),
             _ => clients.ssm.clone(),
         };
@@ -108,7 +121,11 @@ pub async fn check_secrets(clients: &Clients, by_region: &BTreeMap<Option<String
 }
 
 /// Refuses when a task started by this runner for this family is still running.
-pub async fn check_concurrency(ecs: &aws_sdk_ecs::Client, cluster: &str, started_by: &str) -> Result<()> {
+pub async fn check_concurrency(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    started_by: &str,
+) -> Result<()> {
     let out = ecs
         .list_tasks()
         .cluster(cluster)
@@ -138,7 +155,11 @@ mod tests {
         assert_eq!(t.stream("rails", "abc"), "ecs/rails/abc");
         assert_eq!(t.region.as_deref(), Some("ap-northeast-1"));
         let no_prefix = json!({"logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/a"}}});
-        assert!(log_target(&no_prefix).unwrap_err().contains("stream-prefix"));
+        assert!(
+            log_target(&no_prefix)
+                .unwrap_err()
+                .contains("stream-prefix")
+        );
         let firelens = json!({"logConfiguration": {"logDriver": "awsfirelens"}});
         assert!(log_target(&firelens).unwrap_err().contains("awsfirelens"));
         assert!(log_target(&json!({})).is_err());
@@ -153,7 +174,10 @@ mod tests {
         ]});
         let (ssm, other) = secret_sources(&c);
         assert_eq!(ssm[&None], ["/app/a"]);
-        assert_eq!(ssm[&Some("us-west-2".to_string())], ["arn:aws:ssm:us-west-2:1:parameter/app/b"]);
+        assert_eq!(
+            ssm[&Some("us-west-2".to_string())],
+            ["arn:aws:ssm:us-west-2:1:parameter/app/b"]
+        );
         assert_eq!(other.len(), 1);
     }
 }

@@ -45,7 +45,8 @@ impl CaptureBody {
     fn json(&self, call: &str) -> Result<Value> {
         let body = self.0.lock().expect("capture lock").take();
         let body = body.ok_or_else(|| Error::before_run(format!("{call}: empty response")))?;
-        serde_json::from_slice(&body).map_err(|e| Error::before_run(format!("{call}: response is not JSON: {e}")))
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::before_run(format!("{call}: response is not JSON: {e}")))
     }
 }
 
@@ -53,7 +54,8 @@ impl CaptureBody {
 fn body_replacer(body: &Value) -> impl Fn(&mut HttpRequest) + Send + Sync + 'static {
     let bytes = serde_json::to_vec(body).expect("JSON serialises");
     move |req| {
-        req.headers_mut().insert("content-length", bytes.len().to_string());
+        req.headers_mut()
+            .insert("content-length", bytes.len().to_string());
         *req.body_mut() = SdkBody::from(bytes.clone());
     }
 }
@@ -76,7 +78,10 @@ pub async fn describe_task_definition(ecs: &aws_sdk_ecs::Client, td: &str) -> Re
 }
 
 /// RegisterTaskDefinition with our JSON as the body; returns the registered definition.
-pub async fn register_task_definition(ecs: &aws_sdk_ecs::Client, input: &Value) -> Result<Described> {
+pub async fn register_task_definition(
+    ecs: &aws_sdk_ecs::Client,
+    input: &Value,
+) -> Result<Described> {
     let capture = CaptureBody::default();
     let family = input["family"].as_str().unwrap_or_default();
     ecs.register_task_definition()

@@ -19,7 +19,13 @@ use crate::run;
 use crate::taskdef::Described;
 
 /// AppSpec lifecycle hooks for ECS, in the order CodeDeploy runs them.
-pub const HOOKS: [&str; 5] = ["BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "BeforeAllowTraffic", "AfterAllowTraffic"];
+pub const HOOKS: [&str; 5] = [
+    "BeforeInstall",
+    "AfterInstall",
+    "AfterAllowTestTraffic",
+    "BeforeAllowTraffic",
+    "AfterAllowTraffic",
+];
 
 /// What the target container's image becomes in taskdef.json.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,23 +50,38 @@ pub fn render(
     hooks: &[(String, String)],
 ) -> Result<Artifacts> {
     let mut td = described.register_input();
-    let containers = td["containerDefinitions"].as_array_mut().expect("validated");
+    let containers = td["containerDefinitions"]
+        .as_array_mut()
+        .expect("validated");
     let target = containers
         .iter_mut()
         .find(|c| c["name"] == container)
-        .ok_or_else(|| Error::usage(format!("container '{container}' is not in the task definition")))?;
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "container '{container}' is not in the task definition"
+            ))
+        })?;
     target["image"] = Value::String(match image {
         ImageValue::Placeholder(name) => format!("<{name}>"),
         ImageValue::Literal(uri) => uri.clone(),
     });
     let (lb_container, lb_port) = lb;
     let lb_def = described.container(lb_container).ok_or_else(|| {
-        Error::usage(format!("the load-balanced container '{lb_container}' is not in the task definition"))
-            .with_hint(format!("containers: {}", described.container_names().join(", ")))
+        Error::usage(format!(
+            "the load-balanced container '{lb_container}' is not in the task definition"
+        ))
+        .with_hint(format!(
+            "containers: {}",
+            described.container_names().join(", ")
+        ))
     })?;
     let ports: Vec<i64> = lb_def["portMappings"]
         .as_array()
-        .map(|p| p.iter().filter_map(|m| m["containerPort"].as_i64()).collect())
+        .map(|p| {
+            p.iter()
+                .filter_map(|m| m["containerPort"].as_i64())
+                .collect()
+        })
         .unwrap_or_default();
     if !ports.contains(&i64::from(lb_port)) {
         return Err(Error::usage(format!(
@@ -70,7 +91,10 @@ pub fn render(
     }
     let mut taskdef_json = serde_json::to_string_pretty(&sorted(&td)).expect("JSON");
     taskdef_json.push('\n');
-    Ok(Artifacts { taskdef_json, appspec_yaml: appspec(lb_container, lb_port, hooks) })
+    Ok(Artifacts {
+        taskdef_json,
+        appspec_yaml: appspec(lb_container, lb_port, hooks),
+    })
 }
 
 fn sorted(v: &Value) -> Value {
@@ -78,7 +102,11 @@ fn sorted(v: &Value) -> Value {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect::<Map<_, _>>())
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&m[k])))
+                    .collect::<Map<_, _>>(),
+            )
         }
         Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
         other => other.clone(),
@@ -92,7 +120,9 @@ fn appspec(container: &str, port: i32, hooks: &[(String, String)]) -> String {
     );
     y.push_str("version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n");
     y.push_str("        TaskDefinition: <TASK_DEFINITION>\n        LoadBalancerInfo:\n");
-    y.push_str(&format!("          ContainerName: \"{container}\"\n          ContainerPort: {port}\n"));
+    y.push_str(&format!(
+        "          ContainerName: \"{container}\"\n          ContainerPort: {port}\n"
+    ));
     if !hooks.is_empty() {
         y.push_str("Hooks:\n");
         for hook in HOOKS {
@@ -108,11 +138,17 @@ fn hooks(items: &[String]) -> Result<Vec<(String, String)>> {
     let pairs = config::pairs("--hook", items)?;
     for (hook, function) in &pairs {
         if !HOOKS.contains(&hook.as_str()) {
-            return Err(Error::usage(format!("--hook {hook}: unknown AppSpec hook")).with_hint(format!("hooks: {}", HOOKS.join(", "))));
+            return Err(Error::usage(format!("--hook {hook}: unknown AppSpec hook"))
+                .with_hint(format!("hooks: {}", HOOKS.join(", "))));
         }
-        let ok = !function.is_empty() && function.chars().all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c));
+        let ok = !function.is_empty()
+            && function
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c));
         if !ok {
-            return Err(Error::usage(format!("--hook {hook}={function}: not a Lambda function name or ARN")));
+            return Err(Error::usage(format!(
+                "--hook {hook}={function}: not a Lambda function name or ARN"
+            )));
         }
     }
     Ok(pairs)
@@ -123,11 +159,18 @@ pub async fn command(args: &RenderArgs, out: &Output) -> Result<()> {
     let hooks = hooks(&args.hooks)?;
     let ph = &args.image_placeholder;
     if ph.is_empty() || !ph.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(Error::usage(format!("--image-placeholder {ph:?}: use letters, digits and _ (e.g. IMAGE1_NAME)")));
+        return Err(Error::usage(format!(
+            "--image-placeholder {ph:?}: use letters, digits and _ (e.g. IMAGE1_NAME)"
+        )));
     }
     let offline = matches!(target.source, Source::File { .. });
-    let clients = if offline { None } else { Some(Clients::load(&args.aws).await?) };
-    let resolved = run::resolve(clients.as_ref(), target.cluster.as_deref(), &target.source).await?;
+    let clients = if offline {
+        None
+    } else {
+        Some(Clients::load(&args.aws).await?)
+    };
+    let resolved =
+        run::resolve(clients.as_ref(), target.cluster.as_deref(), &target.source).await?;
     let described = &resolved.described;
     let container = described.pick_container(target.container.as_deref())?;
     let lb = match (&args.lb_container, args.lb_port) {
@@ -149,20 +192,26 @@ pub async fn command(args: &RenderArgs, out: &Output) -> Result<()> {
         out.warn(w);
     }
     let artifacts = render(described, &container, &image, (&lb.0, lb.1), &hooks)?;
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::usage(format!("cannot create {}: {e}", args.out.display())))?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| Error::usage(format!("cannot create {}: {e}", args.out.display())))?;
     write(&args.out.join("taskdef.json"), &artifacts.taskdef_json)?;
     write(&args.out.join("appspec.yaml"), &artifacts.appspec_yaml)?;
     if let Some(detail) = &args.target.image_detail {
         let dest = args.out.join("imageDetail.json");
         if std::fs::canonicalize(detail).ok() != std::fs::canonicalize(&dest).ok() {
-            std::fs::copy(detail, &dest).map_err(|e| Error::usage(format!("cannot copy {}: {e}", detail.display())))?;
+            std::fs::copy(detail, &dest)
+                .map_err(|e| Error::usage(format!("cannot copy {}: {e}", detail.display())))?;
         }
     }
-    let from = resolved.service.as_ref().map(|s| format!("service {} ({})", s.service, s.task_definition));
+    let from = resolved
+        .service
+        .as_ref()
+        .map(|s| format!("service {} ({})", s.service, s.task_definition));
     out.progress(format!(
         "rendered {} from {}: image of '{container}' = {}, load balancer {}:{}",
         args.out.display(),
-        from.or_else(|| described.arn().map(String::from)).unwrap_or_else(|| described.family().to_string()),
+        from.or_else(|| described.arn().map(String::from))
+            .unwrap_or_else(|| described.family().to_string()),
         match &image {
             ImageValue::Placeholder(p) => format!("<{p}>"),
             ImageValue::Literal(l) => l.clone(),
@@ -177,7 +226,10 @@ pub async fn command(args: &RenderArgs, out: &Output) -> Result<()> {
 pub fn lint(described: &Described) -> Vec<String> {
     let mut warnings = vec![];
     for c in described.containers() {
-        let cmd = c["healthCheck"]["command"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let cmd = c["healthCheck"]["command"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         if cmd.first().and_then(Value::as_str) == Some("CMD-SHELL") && cmd.len() > 2 {
             warnings.push(format!(
                 "container '{}': healthCheck CMD-SHELL takes one shell string, but has {} (the extra ones are not part of the command)",
@@ -190,7 +242,8 @@ pub fn lint(described: &Described) -> Vec<String> {
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| Error::usage(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, text)
+        .map_err(|e| Error::usage(format!("cannot write {}: {e}", path.display())))
 }
 
 #[cfg(test)]
@@ -198,33 +251,66 @@ mod tests {
     use super::*;
 
     fn seed() -> Described {
-        Described::from_json(serde_json::from_str(include_str!("../tests/fixtures/taskdef-staging.json")).unwrap()).unwrap()
+        Described::from_json(
+            serde_json::from_str(include_str!("../tests/fixtures/taskdef-staging.json")).unwrap(),
+        )
+        .unwrap()
     }
 
     #[test]
     fn seed_renders_to_the_snapshots() {
-        let a = render(&seed(), "rails", &ImageValue::Placeholder("IMAGE1_NAME".into()), ("nginx", 80), &[]).unwrap();
+        let a = render(
+            &seed(),
+            "rails",
+            &ImageValue::Placeholder("IMAGE1_NAME".into()),
+            ("nginx", 80),
+            &[],
+        )
+        .unwrap();
         insta::assert_snapshot!("taskdef_json", a.taskdef_json);
         insta::assert_snapshot!("appspec_yaml", a.appspec_yaml);
     }
 
     #[test]
     fn output_is_deterministic_and_has_no_revision() {
-        let a = render(&seed(), "rails", &ImageValue::Placeholder("IMAGE1_NAME".into()), ("nginx", 80), &[]).unwrap();
-        let b = render(&seed(), "rails", &ImageValue::Placeholder("IMAGE1_NAME".into()), ("nginx", 80), &[]).unwrap();
+        let a = render(
+            &seed(),
+            "rails",
+            &ImageValue::Placeholder("IMAGE1_NAME".into()),
+            ("nginx", 80),
+            &[],
+        )
+        .unwrap();
+        let b = render(
+            &seed(),
+            "rails",
+            &ImageValue::Placeholder("IMAGE1_NAME".into()),
+            ("nginx", 80),
+            &[],
+        )
+        .unwrap();
         assert_eq!(a, b);
         assert!(!a.taskdef_json.contains(":52") && !a.appspec_yaml.contains(":52"));
         let td: Value = serde_json::from_str(&a.taskdef_json).unwrap();
         assert_eq!(td["containerDefinitions"][0]["image"], "<IMAGE1_NAME>");
-        assert_eq!(td["containerDefinitions"][1]["image"], "730335441282.dkr.ecr.ap-northeast-1.amazonaws.com/ass-nginx-ecr-staging:stg");
-        assert_eq!(td["containerDefinitions"].as_array().unwrap().len(), 2, "both containers kept");
+        assert_eq!(
+            td["containerDefinitions"][1]["image"],
+            "730335441282.dkr.ecr.ap-northeast-1.amazonaws.com/ass-nginx-ecr-staging:stg"
+        );
+        assert_eq!(
+            td["containerDefinitions"].as_array().unwrap().len(),
+            2,
+            "both containers kept"
+        );
     }
 
     #[test]
     fn the_seeds_broken_health_check_is_flagged() {
         let w = lint(&seed());
         assert_eq!(w.len(), 2, "{w:?}");
-        assert!(w[0].starts_with("container 'rails': healthCheck CMD-SHELL takes one shell string, but has 2"));
+        assert!(w[0].starts_with(
+            "container 'rails': healthCheck CMD-SHELL takes one shell string, but has 2"
+        ));
     }
 
     #[test]
@@ -234,16 +320,51 @@ mod tests {
             "rails",
             &ImageValue::Literal("1.dkr.ecr.ap-northeast-1.amazonaws.com/r@sha256:ab".into()),
             ("nginx", 80),
-            &[("AfterAllowTestTraffic".into(), "smoke".into()), ("BeforeInstall".into(), "pre".into())],
+            &[
+                ("AfterAllowTestTraffic".into(), "smoke".into()),
+                ("BeforeInstall".into(), "pre".into()),
+            ],
         )
         .unwrap();
-        assert!(a.taskdef_json.contains("\"image\": \"1.dkr.ecr.ap-northeast-1.amazonaws.com/r@sha256:ab\""));
-        assert!(a.appspec_yaml.ends_with("Hooks:\n  - BeforeInstall: \"pre\"\n  - AfterAllowTestTraffic: \"smoke\"\n"));
-        let e = render(&seed(), "rails", &ImageValue::Placeholder("X".into()), ("nginx", 8080), &[]).unwrap_err();
-        assert!(e.to_string().contains("no portMapping with containerPort 8080"), "{e}");
-        let e = render(&seed(), "rails", &ImageValue::Placeholder("X".into()), ("web", 80), &[]).unwrap_err();
+        assert!(
+            a.taskdef_json
+                .contains("\"image\": \"1.dkr.ecr.ap-northeast-1.amazonaws.com/r@sha256:ab\"")
+        );
+        assert!(a.appspec_yaml.ends_with(
+            "Hooks:\n  - BeforeInstall: \"pre\"\n  - AfterAllowTestTraffic: \"smoke\"\n"
+        ));
+        let e = render(
+            &seed(),
+            "rails",
+            &ImageValue::Placeholder("X".into()),
+            ("nginx", 8080),
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("no portMapping with containerPort 8080"),
+            "{e}"
+        );
+        let e = render(
+            &seed(),
+            "rails",
+            &ImageValue::Placeholder("X".into()),
+            ("web", 80),
+            &[],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("containers: rails, nginx"), "{e}");
-        assert!(render(&seed(), "sidekiq", &ImageValue::Placeholder("X".into()), ("nginx", 80), &[]).is_err());
+        assert!(
+            render(
+                &seed(),
+                "sidekiq",
+                &ImageValue::Placeholder("X".into()),
+                ("nginx", 80),
+                &[]
+            )
+            .is_err()
+        );
         assert!(hooks(&["Bogus=fn".into()]).is_err());
         assert!(hooks(&["BeforeInstall=bad name".into()]).is_err());
     }

@@ -39,7 +39,9 @@ pub struct Report {
 pub fn task_console_url(region: &str, cluster: &str, task_arn: &str) -> String {
     let cluster = cluster.rsplit('/').next().unwrap_or(cluster);
     let task_id = task_arn.rsplit('/').next().unwrap_or(task_arn);
-    format!("https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/tasks/{task_id}/configuration?region={region}")
+    format!(
+        "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/tasks/{task_id}/configuration?region={region}"
+    )
 }
 
 /// CloudWatch console page of a log stream (the console double-encodes: `/` → `$252F`).
@@ -47,7 +49,9 @@ pub fn log_console_url(region: &str, group: &str, stream: &str) -> String {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
                 _ => format!("$25{b:02X}"),
             })
             .collect::<String>()
@@ -63,12 +67,20 @@ impl Report {
     /// The human summary (stderr).
     pub fn summary_lines(&self) -> Vec<String> {
         let mut out = vec![];
-        let outcome = self.outcome.map(|o| serde_json::to_value(o).unwrap().as_str().unwrap_or("").to_string());
+        let outcome = self.outcome.map(|o| {
+            serde_json::to_value(o)
+                .unwrap()
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        });
         out.push(format!(
             "result: {} (exit {}){}",
             outcome.unwrap_or_else(|| "unknown".into()),
             self.process_exit_code,
-            self.exit_code.map(|c| format!(", container exit code {c}")).unwrap_or_else(|| ", no container exit code".into())
+            self.exit_code
+                .map(|c| format!(", container exit code {c}"))
+                .unwrap_or_else(|| ", no container exit code".into())
         ));
         if let Some(arn) = &self.task_arn {
             out.push(format!("task: {arn}"));
@@ -79,7 +91,11 @@ impl Report {
         if let Some(d) = self.duration_seconds {
             out.push(format!("duration: {d:.1}s"));
         }
-        for (label, value) in [("stop code", &self.stop_code), ("stopped reason", &self.stopped_reason), ("container reason", &self.container_reason)] {
+        for (label, value) in [
+            ("stop code", &self.stop_code),
+            ("stopped reason", &self.stopped_reason),
+            ("container reason", &self.container_reason),
+        ] {
             if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
                 out.push(format!("{label}: {v}"));
             }
@@ -107,7 +123,11 @@ mod tests {
     #[test]
     fn console_urls() {
         assert_eq!(
-            task_console_url("ap-northeast-1", "arn:aws:ecs:ap-northeast-1:1:cluster/ass", "arn:aws:ecs:ap-northeast-1:1:task/ass/abc123"),
+            task_console_url(
+                "ap-northeast-1",
+                "arn:aws:ecs:ap-northeast-1:1:cluster/ass",
+                "arn:aws:ecs:ap-northeast-1:1:task/ass/abc123"
+            ),
             "https://ap-northeast-1.console.aws.amazon.com/ecs/v2/clusters/ass/tasks/abc123/configuration?region=ap-northeast-1"
         );
         assert_eq!(
@@ -118,12 +138,30 @@ mod tests {
 
     #[test]
     fn json_carries_the_documented_fields() {
-        let r = Report { outcome: Some(Outcome::Failed), exit_code: Some(1), ..Default::default() };
+        let r = Report {
+            outcome: Some(Outcome::Failed),
+            exit_code: Some(1),
+            ..Default::default()
+        };
         let v = serde_json::to_value(&r).unwrap();
         for key in [
-            "task_arn", "task_definition_arn", "cluster", "container", "image", "exit_code", "outcome", "stop_code",
-            "stopped_reason", "container_reason", "started_at", "stopped_at", "log_group", "log_stream", "log_lines",
-            "migrated_versions", "console_url",
+            "task_arn",
+            "task_definition_arn",
+            "cluster",
+            "container",
+            "image",
+            "exit_code",
+            "outcome",
+            "stop_code",
+            "stopped_reason",
+            "container_reason",
+            "started_at",
+            "stopped_at",
+            "log_group",
+            "log_stream",
+            "log_lines",
+            "migrated_versions",
+            "console_url",
         ] {
             assert!(v.get(key).is_some(), "{key}");
         }

@@ -30,24 +30,41 @@ pub struct Resolved {
 
 /// Reads the source task definition: live from the service (PRIMARY task set first), a
 /// registered revision, or a file.
-pub async fn resolve(clients: Option<&Clients>, cluster: Option<&str>, source: &Source) -> Result<Resolved> {
+pub async fn resolve(
+    clients: Option<&Clients>,
+    cluster: Option<&str>,
+    source: &Source,
+) -> Result<Resolved> {
     match (source, clients) {
         (Source::File { path }, _) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::usage(format!("cannot read task definition file {}: {e}", path.display()))
+                Error::usage(format!(
+                    "cannot read task definition file {}: {e}",
+                    path.display()
+                ))
             })?;
             let doc: Value = serde_json::from_str(&text)
                 .map_err(|e| Error::usage(format!("{} is not JSON: {e}", path.display())))?;
-            Ok(Resolved { described: Described::from_json(doc)?, service: None })
+            Ok(Resolved {
+                described: Described::from_json(doc)?,
+                service: None,
+            })
         }
         (Source::Service { service }, Some(c)) => {
-            let ctx = network::resolve_service(&c.ecs, cluster.unwrap_or_default(), service).await?;
+            let ctx =
+                network::resolve_service(&c.ecs, cluster.unwrap_or_default(), service).await?;
             let described = rawjson::describe_task_definition(&c.ecs, &ctx.task_definition).await?;
-            Ok(Resolved { described, service: Some(ctx) })
+            Ok(Resolved {
+                described,
+                service: Some(ctx),
+            })
         }
         (Source::TaskDefinition { task_definition }, Some(c)) => {
             let described = rawjson::describe_task_definition(&c.ecs, task_definition).await?;
-            Ok(Resolved { described, service: None })
+            Ok(Resolved {
+                described,
+                service: None,
+            })
         }
         (_, None) => Err(Error::usage("this source needs AWS access")),
     }
@@ -63,14 +80,25 @@ pub async fn run(
 ) -> Result<Option<()>> {
     let started = Instant::now();
     let offline = plan.dry_run && matches!(plan.target.source, Source::File { .. });
-    let clients = if offline { None } else { Some(Clients::load(aws).await?) };
+    let clients = if offline {
+        None
+    } else {
+        Some(Clients::load(aws).await?)
+    };
     let cluster = plan.target.cluster.as_deref();
 
     // 1. Resolve
     let resolved = resolve(clients.as_ref(), cluster, &plan.target.source).await?;
     if let Some(ctx) = &resolved.service {
-        let from = ctx.task_set.as_ref().map(|t| format!(" (PRIMARY task set {t})")).unwrap_or_default();
-        out.progress(format!("service {} runs {}{from}", ctx.service, ctx.task_definition));
+        let from = ctx
+            .task_set
+            .as_ref()
+            .map(|t| format!(" (PRIMARY task set {t})"))
+            .unwrap_or_default();
+        out.progress(format!(
+            "service {} runs {}{from}",
+            ctx.service, ctx.task_definition
+        ));
         for w in &ctx.warnings {
             out.warn(w);
             report.warnings.push(w.clone());
@@ -82,7 +110,12 @@ pub async fn run(
     report.cluster = cluster.unwrap_or_default().to_string();
     plan.overrides.check_size(&container)?;
     let source_container = described.container(&container).cloned().unwrap_or_default();
-    let image = plan.target.image.as_ref().map(ToString::to_string).or_else(|| source_container["image"].as_str().map(String::from));
+    let image = plan
+        .target
+        .image
+        .as_ref()
+        .map(ToString::to_string)
+        .or_else(|| source_container["image"].as_str().map(String::from));
     if plan.target.image.is_none() {
         let w = "no --image/--image-detail: using the service's current image".to_string();
         out.warn(&w);
@@ -96,20 +129,27 @@ pub async fn run(
     let log_target = match preflight::log_target(&source_container) {
         Ok(t) => Some(t),
         Err(why) if plan.require_logs => {
-            return Err(Error::usage(format!("container '{container}' cannot be followed: {why}"))
-                .with_hint("use the awslogs driver with awslogs-stream-prefix, or pass --no-logs"));
+            return Err(
+                Error::usage(format!("container '{container}' cannot be followed: {why}"))
+                    .with_hint(
+                        "use the awslogs driver with awslogs-stream-prefix, or pass --no-logs",
+                    ),
+            );
         }
         Err(_) => None,
     };
-    if let Some(t) = &log_target {
-        if t.mode.as_deref() != Some("blocking") {
+    if let Some(t) = &log_target
+        && t.mode.as_deref() != Some("blocking")
+    {
+        {
             let w = "awslogs mode is not pinned to \"blocking\": since June 2025 ECS defaults to non-blocking, which drops lines when its buffer fills".to_string();
             report.warnings.push(w.clone());
             tracing::info!("{w}");
         }
     }
     let family = taskdef::migration_family(described.family(), plan.migration_family.as_deref());
-    let desired = taskdef::derive_migration(described, &container, plan.target.image.as_ref(), &family)?;
+    let desired =
+        taskdef::derive_migration(described, &container, plan.target.image.as_ref(), &family)?;
     let network_mode = desired["networkMode"].as_str();
     let placement = network::placement(resolved.service.as_ref(), &plan.network, network_mode)?;
     for w in &placement.warnings {
@@ -152,12 +192,18 @@ pub async fn run(
     let (td_arn, registered) = register_or_reuse(&clients.ecs, &family, &desired).await?;
     report.task_definition_arn = Some(td_arn.clone());
     report.task_definition_registered = registered;
-    out.progress(format!("{} task definition {td_arn}", if registered { "registered" } else { "reusing" }));
+    out.progress(format!(
+        "{} task definition {td_arn}",
+        if registered { "registered" } else { "reusing" }
+    ));
 
     if let Ok(sig) = signals.try_recv() {
         report.outcome = Some(Outcome::Interrupted);
         report.process_exit_code = crate::exit::INTERRUPTED;
-        out.progress(format!("{} received before launch; nothing was started", sig.name()));
+        out.progress(format!(
+            "{} received before launch; nothing was started",
+            sig.name()
+        ));
         return Ok(Some(()));
     }
 
@@ -189,7 +235,11 @@ pub async fn run(
         report.log_stream = Some(stream.clone());
         let log_region = t.region.clone().unwrap_or_else(|| region.clone());
         report.log_console_url = Some(report::log_console_url(&log_region, &t.group, &stream));
-        LogFollower::new(clients.logs_in(t.region.as_deref()), t.group.clone(), stream)
+        LogFollower::new(
+            clients.logs_in(t.region.as_deref()),
+            t.group.clone(),
+            stream,
+        )
     });
     let deadline = plan.timeout.map(|t| (started + t, t));
     let followed = Follow {
@@ -226,7 +276,8 @@ pub async fn run(
         report.started_at = t.started_at().and_then(|d| d.fmt(Format::DateTime).ok());
         report.stopped_at = t.stopped_at().and_then(|d| d.fmt(Format::DateTime).ok());
         if let (Some(a), Some(b)) = (t.started_at(), t.stopped_at()) {
-            report.duration_seconds = Some(((b.as_secs_f64() - a.as_secs_f64()) * 10.0).round() / 10.0);
+            report.duration_seconds =
+                Some(((b.as_secs_f64() - a.as_secs_f64()) * 10.0).round() / 10.0);
         }
     }
     if verdict.outcome == Outcome::NotStarted {
@@ -239,16 +290,27 @@ pub async fn run(
 }
 
 /// Reuses the family's latest ACTIVE revision when it is identical, else registers.
-async fn register_or_reuse(ecs: &aws_sdk_ecs::Client, family: &str, desired: &Value) -> Result<(String, bool)> {
+async fn register_or_reuse(
+    ecs: &aws_sdk_ecs::Client,
+    family: &str,
+    desired: &Value,
+) -> Result<(String, bool)> {
     match rawjson::describe_task_definition(ecs, family).await {
-        Ok(latest) if latest.task_definition["status"] == "ACTIVE" && taskdef::equivalent(&latest.register_input(), desired) => {
+        Ok(latest)
+            if latest.task_definition["status"] == "ACTIVE"
+                && taskdef::equivalent(&latest.register_input(), desired) =>
+        {
             return Ok((latest.arn().unwrap_or_default().to_string(), false));
         }
         Ok(_) => {}
-        Err(e) if e.message.contains("ClientException") || e.message.contains("Unable to describe") => {}
+        Err(e)
+            if e.message.contains("ClientException")
+                || e.message.contains("Unable to describe") => {}
         Err(e) => return Err(e),
     }
     let registered = rawjson::register_task_definition(ecs, desired).await?;
-    let arn = registered.arn().ok_or_else(|| Error::before_run("RegisterTaskDefinition returned no ARN"))?;
+    let arn = registered
+        .arn()
+        .ok_or_else(|| Error::before_run("RegisterTaskDefinition returned no ARN"))?;
     Ok((arn.to_string(), true))
 }

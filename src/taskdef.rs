@@ -50,13 +50,18 @@ impl Described {
             _ => vec![],
         };
         if !td.get("containerDefinitions").is_some_and(Value::is_array) {
-            return Err(Error::usage("the task definition has no containerDefinitions array")
-                .with_hint("pass the output of `aws ecs describe-task-definition`"));
+            return Err(
+                Error::usage("the task definition has no containerDefinitions array")
+                    .with_hint("pass the output of `aws ecs describe-task-definition`"),
+            );
         }
         if !td.get("family").is_some_and(Value::is_string) {
             return Err(Error::usage("the task definition has no family"));
         }
-        Ok(Self { task_definition: Value::Object(td), tags })
+        Ok(Self {
+            task_definition: Value::Object(td),
+            tags,
+        })
     }
 
     pub fn family(&self) -> &str {
@@ -68,11 +73,17 @@ impl Described {
     }
 
     pub fn containers(&self) -> &[Value] {
-        self.task_definition["containerDefinitions"].as_array().map(Vec::as_slice).unwrap_or(&[])
+        self.task_definition["containerDefinitions"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     pub fn container_names(&self) -> Vec<&str> {
-        self.containers().iter().filter_map(|c| c["name"].as_str()).collect()
+        self.containers()
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect()
     }
 
     pub fn container(&self, name: &str) -> Option<&Value> {
@@ -101,7 +112,11 @@ impl Described {
 
     /// The RegisterTaskDefinition input equivalent to this task definition.
     pub fn register_input(&self) -> Value {
-        let mut td = self.task_definition.as_object().cloned().unwrap_or_default();
+        let mut td = self
+            .task_definition
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         for key in DESCRIBE_ONLY {
             td.remove(key);
         }
@@ -137,12 +152,21 @@ pub fn derive_migration(
 ) -> Result<Value> {
     let mut input = source.register_input();
     let td = input.as_object_mut().expect("register input is an object");
-    let mut c = source
-        .container(container)
-        .cloned()
-        .ok_or_else(|| Error::usage(format!("container '{container}' is not in the task definition")))?;
-    let cm = c.as_object_mut().ok_or_else(|| Error::usage("container definition is not an object"))?;
-    for key in ["healthCheck", "dependsOn", "portMappings", "links", "volumesFrom"] {
+    let mut c = source.container(container).cloned().ok_or_else(|| {
+        Error::usage(format!(
+            "container '{container}' is not in the task definition"
+        ))
+    })?;
+    let cm = c
+        .as_object_mut()
+        .ok_or_else(|| Error::usage("container definition is not an object"))?;
+    for key in [
+        "healthCheck",
+        "dependsOn",
+        "portMappings",
+        "links",
+        "volumesFrom",
+    ] {
         cm.remove(key);
     }
     cm.insert("essential".into(), Value::Bool(true));
@@ -152,13 +176,24 @@ pub fn derive_migration(
     let mounted: Vec<String> = cm
         .get("mountPoints")
         .and_then(Value::as_array)
-        .map(|m| m.iter().filter_map(|p| p["sourceVolume"].as_str().map(String::from)).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|p| p["sourceVolume"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(Value::Array(volumes)) = td.get_mut("volumes") {
-        volumes.retain(|v| v["name"].as_str().is_some_and(|n| mounted.iter().any(|m| m == n)));
+        volumes.retain(|v| {
+            v["name"]
+                .as_str()
+                .is_some_and(|n| mounted.iter().any(|m| m == n))
+        });
     }
     // An App Mesh proxy configuration names a container that is no longer there.
-    if td.get("proxyConfiguration").is_some_and(|p| p["containerName"] != container) {
+    if td
+        .get("proxyConfiguration")
+        .is_some_and(|p| p["containerName"] != container)
+    {
         td.remove("proxyConfiguration");
     }
     td.insert("containerDefinitions".into(), json!([c]));
@@ -208,15 +243,27 @@ mod tests {
         let s = seed();
         assert_eq!(s.container_names(), ["rails", "nginx"]);
         let e = s.pick_container(None).unwrap_err();
-        assert!(e.to_string().contains("--container rails | --container nginx"), "{e}");
-        assert!(s.pick_container(Some("sidekiq")).unwrap_err().to_string().contains("containers: rails, nginx"));
+        assert!(
+            e.to_string()
+                .contains("--container rails | --container nginx"),
+            "{e}"
+        );
+        assert!(
+            s.pick_container(Some("sidekiq"))
+                .unwrap_err()
+                .to_string()
+                .contains("containers: rails, nginx")
+        );
         assert_eq!(s.pick_container(Some("rails")).unwrap(), "rails");
     }
 
     #[test]
     fn migration_task_definition_has_the_expected_shape() {
         let digest = "0123456789abcdef".repeat(4);
-        let img = ImageRef::parse(&format!("1.dkr.ecr.ap-northeast-1.amazonaws.com/ass-rails-ecr-staging@sha256:{digest}")).unwrap();
+        let img = ImageRef::parse(&format!(
+            "1.dkr.ecr.ap-northeast-1.amazonaws.com/ass-rails-ecr-staging@sha256:{digest}"
+        ))
+        .unwrap();
         let s = seed();
         let m = derive_migration(&s, "rails", Some(&img), "ass-task-def-staging-migrate").unwrap();
         for key in DESCRIBE_ONLY {
@@ -233,10 +280,16 @@ mod tests {
             assert!(c.get(gone).is_none(), "{gone} kept");
         }
         assert_eq!(c["secrets"].as_array().unwrap().len(), 6);
-        assert_eq!(c["logConfiguration"]["options"]["awslogs-stream-prefix"], "ecs/ass-staging");
+        assert_eq!(
+            c["logConfiguration"]["options"]["awslogs-stream-prefix"],
+            "ecs/ass-staging"
+        );
         assert_eq!(c["entryPoint"], json!(["/usr/bin/entrypoint.sh"]));
         assert_eq!(m["volumes"], json!([{"name": "sockets", "host": {}}]));
-        assert_eq!((m["cpu"].as_str(), m["memory"].as_str()), (Some("256"), Some("512")));
+        assert_eq!(
+            (m["cpu"].as_str(), m["memory"].as_str()),
+            (Some("256"), Some("512"))
+        );
         assert_eq!(m["executionRoleArn"], s.task_definition["executionRoleArn"]);
         assert_eq!(m["networkMode"], "awsvpc");
         assert_eq!(m["requiresCompatibilities"], json!(["FARGATE"]));
@@ -247,14 +300,23 @@ mod tests {
         let mut doc = seed().task_definition;
         doc["someFutureField"] = json!({"mode": "x"});
         doc["containerDefinitions"][0]["futureContainerField"] = json!(true);
-        doc["volumes"].as_array_mut().unwrap().push(json!({"name": "nginx-cache", "host": {}}));
-        let s = Described::from_json(json!({"taskDefinition": doc, "tags": [{"key": "team", "value": "web"}]})).unwrap();
+        doc["volumes"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "nginx-cache", "host": {}}));
+        let s = Described::from_json(
+            json!({"taskDefinition": doc, "tags": [{"key": "team", "value": "web"}]}),
+        )
+        .unwrap();
         let m = derive_migration(&s, "rails", None, "f").unwrap();
         assert_eq!(m["someFutureField"], json!({"mode": "x"}));
         assert_eq!(m["containerDefinitions"][0]["futureContainerField"], true);
         assert_eq!(m["volumes"].as_array().unwrap().len(), 1);
         assert_eq!(m["tags"], json!([{"key": "team", "value": "web"}]));
-        assert_eq!(m["containerDefinitions"][0]["image"], s.container("rails").unwrap()["image"]);
+        assert_eq!(
+            m["containerDefinitions"][0]["image"],
+            s.container("rails").unwrap()["image"]
+        );
     }
 
     #[test]
@@ -271,7 +333,10 @@ mod tests {
 
     #[test]
     fn family_names() {
-        assert_eq!(migration_family("ass-task-def-staging", None), "ass-task-def-staging-migrate");
+        assert_eq!(
+            migration_family("ass-task-def-staging", None),
+            "ass-task-def-staging-migrate"
+        );
         assert_eq!(migration_family("x", Some("custom")), "custom");
         assert_eq!(migration_family(&"a".repeat(300), None).len(), 255);
     }

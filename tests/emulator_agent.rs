@@ -4,7 +4,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_ecs::types::{AwsVpcConfiguration, ContainerOverride, LaunchType, NetworkConfiguration, Task, TaskOverride};
+use aws_sdk_ecs::types::{
+    AwsVpcConfiguration, ContainerOverride, LaunchType, NetworkConfiguration, Task, TaskOverride,
+};
 use common::World;
 
 struct Ctx {
@@ -47,7 +49,10 @@ impl Ctx {
             .overrides(
                 TaskOverride::builder()
                     .container_overrides(
-                        ContainerOverride::builder().name("rails").set_command(Some(command.iter().map(|s| s.to_string()).collect())).build(),
+                        ContainerOverride::builder()
+                            .name("rails")
+                            .set_command(Some(command.iter().map(|s| s.to_string()).collect()))
+                            .build(),
                     )
                     .build(),
             )
@@ -59,7 +64,14 @@ impl Ctx {
     }
 
     async fn describe(&self, arn: &str) -> Task {
-        let out = self.ecs.describe_tasks().cluster(self.world.s("cluster")).tasks(arn).send().await.unwrap();
+        let out = self
+            .ecs
+            .describe_tasks()
+            .cluster(self.world.s("cluster"))
+            .tasks(arn)
+            .send()
+            .await
+            .unwrap();
         out.tasks()[0].clone()
     }
 
@@ -76,7 +88,10 @@ impl Ctx {
             if s == "STOPPED" {
                 return (seen, t);
             }
-            assert!(start.elapsed() < Duration::from_secs(30), "task never stopped: {seen:?}");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "task never stopped: {seen:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -92,7 +107,10 @@ impl Ctx {
             .send()
             .await
             .unwrap();
-        out.events().iter().map(|e| e.message().unwrap().to_string()).collect()
+        out.events()
+            .iter()
+            .map(|e| e.message().unwrap().to_string())
+            .collect()
     }
 
     fn td(&self) -> String {
@@ -101,25 +119,50 @@ impl Ctx {
 }
 
 fn rails(t: &Task) -> &aws_sdk_ecs::types::Container {
-    t.containers().iter().find(|c| c.name() == Some("rails")).unwrap()
+    t.containers()
+        .iter()
+        .find(|c| c.name() == Some("rails"))
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn migrate_creates_tables_streams_rails_output_and_exits_0() {
     let c = ctx("us-east-1").await;
-    let task = c.run_task(&c.td(), &["bundle", "exec", "rails", "db:migrate"]).await;
+    let task = c
+        .run_task(&c.td(), &["bundle", "exec", "rails", "db:migrate"])
+        .await;
     assert_eq!(task.last_status(), Some("PROVISIONING"));
     assert_eq!(task.containers().len(), 2, "every container has an entry");
     let (seen, stopped) = c.wait_stopped(task.task_arn().unwrap()).await;
-    assert_eq!(seen, ["PROVISIONING", "PENDING", "RUNNING", "DEPROVISIONING", "STOPPED"]);
+    assert_eq!(
+        seen,
+        [
+            "PROVISIONING",
+            "PENDING",
+            "RUNNING",
+            "DEPROVISIONING",
+            "STOPPED"
+        ]
+    );
     assert_eq!(rails(&stopped).exit_code(), Some(0));
-    assert_eq!(stopped.stop_code().map(|s| s.as_str()), Some("EssentialContainerExited"));
+    assert_eq!(
+        stopped.stop_code().map(|s| s.as_str()),
+        Some("EssentialContainerExited")
+    );
     assert!(stopped.stopped_at().is_some() && stopped.started_at().is_some());
     assert_eq!(c.world.sql("SELECT name FROM sqlite_master WHERE type='table' AND name IN ('users','posts') ORDER BY name"), "posts\nusers");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let lines = c.log_lines("rails", &stopped).await;
-    assert_eq!(lines[0], "== 20240101000000 CreateUsers: migrating ======================================");
-    assert!(lines.iter().any(|l| l.starts_with("== 20240301120000 CreatePosts: migrated (")), "{lines:?}");
+    assert_eq!(
+        lines[0],
+        "== 20240101000000 CreateUsers: migrating ======================================"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("== 20240301120000 CreatePosts: migrated (")),
+        "{lines:?}"
+    );
     // the nginx sidecar ran its image's CMD and was stopped with SIGTERM when rails exited
     let nginx = c.log_lines("nginx", &stopped).await;
     assert!(nginx.iter().any(|l| l.contains("SIGTERM")), "{nginx:?}");
@@ -138,7 +181,16 @@ async fn exit_codes_come_through_describe_tasks() {
 #[tokio::test(flavor = "multi_thread")]
 async fn log_lines_arrive_in_order_in_the_right_stream() {
     let c = ctx("us-west-1").await;
-    let task = c.run_task(&c.td(), &["sh", "-c", "for i in $(seq 1 300); do echo line-$i; done; echo to-stderr >&2"]).await;
+    let task = c
+        .run_task(
+            &c.td(),
+            &[
+                "sh",
+                "-c",
+                "for i in $(seq 1 300); do echo line-$i; done; echo to-stderr >&2",
+            ],
+        )
+        .await;
     let (_, stopped) = c.wait_stopped(task.task_arn().unwrap()).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     let mut want: Vec<String> = (1..=300).map(|i| format!("line-{i}")).collect();
@@ -149,22 +201,40 @@ async fn log_lines_arrive_in_order_in_the_right_stream() {
 #[tokio::test(flavor = "multi_thread")]
 async fn environment_and_secrets_reach_the_process() {
     let c = ctx("us-west-2").await;
-    let task = c.run_task(&c.td(), &["sh", "-c", "echo env=$RAILS_ENV host=$DB_HOST"]).await;
+    let task = c
+        .run_task(&c.td(), &["sh", "-c", "echo env=$RAILS_ENV host=$DB_HOST"])
+        .await;
     let (_, stopped) = c.wait_stopped(task.task_arn().unwrap()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(c.log_lines("rails", &stopped).await, ["env=staging host=db.staging.internal"]);
+    assert_eq!(
+        c.log_lines("rails", &stopped).await,
+        ["env=staging host=db.staging.internal"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_secret_fails_to_start_without_exit_code() {
     let c = ctx("eu-west-1").await;
-    c.ssm.delete_parameter().name("/ass-staging/db/password").send().await.unwrap();
-    let task = c.run_task(&c.td(), &["bundle", "exec", "rails", "db:migrate"]).await;
+    c.ssm
+        .delete_parameter()
+        .name("/ass-staging/db/password")
+        .send()
+        .await
+        .unwrap();
+    let task = c
+        .run_task(&c.td(), &["bundle", "exec", "rails", "db:migrate"])
+        .await;
     let (seen, stopped) = c.wait_stopped(task.task_arn().unwrap()).await;
     assert!(!seen.contains(&"RUNNING".to_string()), "{seen:?}");
-    assert_eq!(stopped.stop_code().map(|s| s.as_str()), Some("TaskFailedToStart"));
+    assert_eq!(
+        stopped.stop_code().map(|s| s.as_str()),
+        Some("TaskFailedToStart")
+    );
     let reason = stopped.stopped_reason().unwrap();
-    assert!(reason.starts_with("ResourceInitializationError: unable to pull secrets"), "{reason}");
+    assert!(
+        reason.starts_with("ResourceInitializationError: unable to pull secrets"),
+        "{reason}"
+    );
     assert!(reason.contains("/ass-staging/db/password"), "{reason}");
     assert_eq!(rails(&stopped).exit_code(), None);
     assert!(!c.world.db().exists(), "the migration must not have run");
@@ -176,7 +246,13 @@ async fn unknown_image_fails_like_cannot_pull() {
     let sdk = c.world.sdk().await;
     let _ = sdk;
     // a copy of the seed task definition with an image that has no image directory
-    let td = c.ecs.describe_task_definition().task_definition(c.td()).send().await.unwrap();
+    let td = c
+        .ecs
+        .describe_task_definition()
+        .task_definition(c.td())
+        .send()
+        .await
+        .unwrap();
     let td = td.task_definition().unwrap();
     let mut containers = td.container_definitions().to_vec();
     containers[0].image = Some(c.world.s("image_missing"));
@@ -193,13 +269,35 @@ async fn unknown_image_fails_like_cannot_pull() {
         .send()
         .await
         .unwrap();
-    let arn = reg.task_definition().unwrap().task_definition_arn().unwrap().to_string();
-    let task = c.run_task(&arn, &["bundle", "exec", "rails", "db:migrate"]).await;
+    let arn = reg
+        .task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap()
+        .to_string();
+    let task = c
+        .run_task(&arn, &["bundle", "exec", "rails", "db:migrate"])
+        .await;
     let (_, stopped) = c.wait_stopped(task.task_arn().unwrap()).await;
-    assert_eq!(stopped.stop_code().map(|s| s.as_str()), Some("TaskFailedToStart"));
-    assert!(stopped.stopped_reason().unwrap().starts_with("CannotPullContainerError"), "{:?}", stopped.stopped_reason());
+    assert_eq!(
+        stopped.stop_code().map(|s| s.as_str()),
+        Some("TaskFailedToStart")
+    );
+    assert!(
+        stopped
+            .stopped_reason()
+            .unwrap()
+            .starts_with("CannotPullContainerError"),
+        "{:?}",
+        stopped.stopped_reason()
+    );
     assert_eq!(rails(&stopped).exit_code(), None);
-    assert!(rails(&stopped).reason().unwrap().contains("rails-does-not-exist"));
+    assert!(
+        rails(&stopped)
+            .reason()
+            .unwrap()
+            .contains("rails-does-not-exist")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -214,9 +312,19 @@ async fn stop_task_delivers_sigterm() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    c.ecs.stop_task().cluster(c.world.s("cluster")).task(arn).reason("test says stop").send().await.unwrap();
+    c.ecs
+        .stop_task()
+        .cluster(c.world.s("cluster"))
+        .task(arn)
+        .reason("test says stop")
+        .send()
+        .await
+        .unwrap();
     let (_, stopped) = c.wait_stopped(arn).await;
-    assert_eq!(stopped.stop_code().map(|s| s.as_str()), Some("UserInitiated"));
+    assert_eq!(
+        stopped.stop_code().map(|s| s.as_str()),
+        Some("UserInitiated")
+    );
     assert_eq!(stopped.stopped_reason(), Some("test says stop"));
     assert_eq!(rails(&stopped).exit_code(), Some(0), "the trap exited 0");
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -227,13 +335,28 @@ async fn stop_task_delivers_sigterm() {
 async fn stop_task_kills_after_stop_timeout() {
     let c = ctx("eu-north-1").await;
     // ignores SIGTERM: SIGKILL follows after the emulator's stop timeout (3 s in tests)
-    let task = c.run_task(&c.td(), &["sh", "-c", "trap '' TERM; echo stubborn; while :; do sleep 0.1; done"]).await;
+    let task = c
+        .run_task(
+            &c.td(),
+            &[
+                "sh",
+                "-c",
+                "trap '' TERM; echo stubborn; while :; do sleep 0.1; done",
+            ],
+        )
+        .await;
     let arn = task.task_arn().unwrap();
     while c.describe(arn).await.last_status() != Some("RUNNING") {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let stop_sent = Instant::now();
-    c.ecs.stop_task().cluster(c.world.s("cluster")).task(arn).send().await.unwrap();
+    c.ecs
+        .stop_task()
+        .cluster(c.world.s("cluster"))
+        .task(arn)
+        .send()
+        .await
+        .unwrap();
     let (_, stopped) = c.wait_stopped(arn).await;
     assert_eq!(rails(&stopped).exit_code(), Some(137));
     assert!(stop_sent.elapsed() >= Duration::from_secs(3));

@@ -14,27 +14,68 @@ fn renders_from_the_code_deploy_services_primary_task_set() {
     let cluster = w.s("cluster");
     let o = w
         .cmd()
-        .args(["render", "--cluster", &cluster, "--service", "ass-staging-bg", "--container", "rails", "--out"])
+        .args([
+            "render",
+            "--cluster",
+            &cluster,
+            "--service",
+            "ass-staging-bg",
+            "--container",
+            "rails",
+            "--out",
+        ])
         .arg(out.path())
         .output()
         .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("load balancer nginx:80"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("load balancer nginx:80"),
+        "{}",
+        stderr(&o)
+    );
     let td: Value = serde_json::from_str(&file(&out.path().join("taskdef.json"))).unwrap();
     assert_eq!(td["family"], "ass-task-def-staging");
-    assert!(td.get("revision").is_none() && td.get("taskDefinitionArn").is_none() && td.get("status").is_none());
+    assert!(
+        td.get("revision").is_none()
+            && td.get("taskDefinitionArn").is_none()
+            && td.get("status").is_none()
+    );
     assert_eq!(td["containerDefinitions"][0]["name"], "rails");
     assert_eq!(td["containerDefinitions"][0]["image"], "<IMAGE1_NAME>");
-    assert_eq!(td["containerDefinitions"][1]["image"], format!("123456789012.dkr.ecr.{}.amazonaws.com/nginx:stg", w.region));
+    assert_eq!(
+        td["containerDefinitions"][1]["image"],
+        format!("123456789012.dkr.ecr.{}.amazonaws.com/nginx:stg", w.region)
+    );
     let appspec = file(&out.path().join("appspec.yaml"));
     assert!(appspec.contains("TaskDefinition: <TASK_DEFINITION>"));
     assert!(appspec.contains("ContainerName: \"nginx\"") && appspec.contains("ContainerPort: 80"));
-    assert!(!appspec.contains("task-definition/"), "never an ARN or revision");
+    assert!(
+        !appspec.contains("task-definition/"),
+        "never an ARN or revision"
+    );
 
     // the service without a load balancer needs the flags
-    let o = w.cmd().args(["render", "--cluster", &cluster, "--service", "ass-staging", "--container", "rails", "--out"]).arg(out.path()).output().unwrap();
+    let o = w
+        .cmd()
+        .args([
+            "render",
+            "--cluster",
+            &cluster,
+            "--service",
+            "ass-staging",
+            "--container",
+            "rails",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("--lb-container NAME --lb-port PORT"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--lb-container NAME --lb-port PORT"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -42,11 +83,24 @@ fn renders_the_seed_offline_with_the_image_detail() {
     let dir = tempfile::tempdir().unwrap();
     let detail = dir.path().join("imageDetail.json");
     let uri = "730335441282.dkr.ecr.ap-northeast-1.amazonaws.com/ass-rails-ecr-staging@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    std::fs::write(&detail, format!(r#"{{"ImageURI":"{uri}","ImageTags":["v2"]}}"#)).unwrap();
+    std::fs::write(
+        &detail,
+        format!(r#"{{"ImageURI":"{uri}","ImageTags":["v2"]}}"#),
+    )
+    .unwrap();
     let out = dir.path().join("out");
     let o = Command::new(env!("CARGO_BIN_EXE_ecs-migrate"))
         .env_clear()
-        .args(["render", "--container", "rails", "--lb-container", "nginx", "--lb-port", "80", "--task-definition-file"])
+        .args([
+            "render",
+            "--container",
+            "rails",
+            "--lb-container",
+            "nginx",
+            "--lb-port",
+            "80",
+            "--task-definition-file",
+        ])
         .arg(common::repo().join("tests/fixtures/taskdef-staging.json"))
         .arg("--image-detail")
         .arg(&detail)
@@ -55,7 +109,11 @@ fn renders_the_seed_offline_with_the_image_detail() {
         .output()
         .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("healthCheck CMD-SHELL takes one shell string"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("healthCheck CMD-SHELL takes one shell string"),
+        "{}",
+        stderr(&o)
+    );
     let td: Value = serde_json::from_str(&file(&out.join("taskdef.json"))).unwrap();
     assert_eq!(td["containerDefinitions"][0]["image"], uri);
     assert_eq!(file(&out.join("imageDetail.json")), file(&detail));

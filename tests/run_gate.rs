@@ -12,7 +12,8 @@ use serde_json::Value;
 const MIGRATED: [&str; 3] = ["20240101000000", "20240215093000", "20240301120000"];
 
 fn json_of(o: &std::process::Output) -> Value {
-    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", stdout(o)))
+    serde_json::from_str(&stdout(o))
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", stdout(o)))
 }
 
 async fn ecs(w: &World) -> aws_sdk_ecs::Client {
@@ -20,13 +21,27 @@ async fn ecs(w: &World) -> aws_sdk_ecs::Client {
 }
 
 async fn describe_task(w: &World, arn: &str) -> aws_sdk_ecs::types::Task {
-    let out = ecs(w).await.describe_tasks().cluster(w.s("cluster")).tasks(arn).send().await.unwrap();
+    let out = ecs(w)
+        .await
+        .describe_tasks()
+        .cluster(w.s("cluster"))
+        .tasks(arn)
+        .send()
+        .await
+        .unwrap();
     out.tasks()[0].clone()
 }
 
 async fn task_count(w: &World) -> usize {
     let c = ecs(w).await;
-    let running = c.list_tasks().cluster(w.s("cluster")).send().await.unwrap().task_arns().len();
+    let running = c
+        .list_tasks()
+        .cluster(w.s("cluster"))
+        .send()
+        .await
+        .unwrap()
+        .task_arns()
+        .len();
     let stopped = c
         .list_tasks()
         .cluster(w.s("cluster"))
@@ -43,7 +58,15 @@ async fn task_count(w: &World) -> usize {
 async fn migrate_succeeds_with_the_new_image_and_reuses_the_revision() {
     let w = World::new("ap-northeast-1");
     let image = w.s("image");
-    let o = w.run(&["migrate", "--service", "ass-staging", "--image", &image, "--output", "json"]);
+    let o = w.run(&[
+        "migrate",
+        "--service",
+        "ass-staging",
+        "--image",
+        &image,
+        "--output",
+        "json",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let r = json_of(&o);
     assert_eq!(r["outcome"], "succeeded");
@@ -51,7 +74,10 @@ async fn migrate_succeeds_with_the_new_image_and_reuses_the_revision() {
     assert_eq!(r["image"], image.as_str());
     assert_eq!(r["migrated_versions"], serde_json::json!(MIGRATED));
     assert_eq!(r["task_definition_registered"], true);
-    assert_eq!(w.sql("SELECT version FROM schema_migrations ORDER BY version"), MIGRATED.join("\n"));
+    assert_eq!(
+        w.sql("SELECT version FROM schema_migrations ORDER BY version"),
+        MIGRATED.join("\n")
+    );
     // container logs went to stderr in JSON mode, in order
     let err = stderr(&o);
     let first = err.find("CreateUsers: migrated").unwrap();
@@ -60,47 +86,106 @@ async fn migrate_succeeds_with_the_new_image_and_reuses_the_revision() {
 
     // the registered migration task definition has exactly the expected shape
     let td_arn = r["task_definition_arn"].as_str().unwrap().to_string();
-    assert!(td_arn.contains(":task-definition/ass-task-def-staging-migrate:1"), "{td_arn}");
-    let td = ecs(&w).await.describe_task_definition().task_definition(&td_arn).send().await.unwrap();
+    assert!(
+        td_arn.contains(":task-definition/ass-task-def-staging-migrate:1"),
+        "{td_arn}"
+    );
+    let td = ecs(&w)
+        .await
+        .describe_task_definition()
+        .task_definition(&td_arn)
+        .send()
+        .await
+        .unwrap();
     let td = td.task_definition().unwrap();
     assert_eq!(td.container_definitions().len(), 1);
     let c = &td.container_definitions()[0];
     assert_eq!(c.name(), Some("rails"));
     assert_eq!(c.image(), Some(image.as_str()));
     assert_eq!(c.essential(), Some(true));
-    assert!(c.health_check().is_none() && c.depends_on().is_empty() && c.port_mappings().is_empty());
+    assert!(
+        c.health_check().is_none() && c.depends_on().is_empty() && c.port_mappings().is_empty()
+    );
     assert_eq!(c.secrets().len(), 6);
     assert_eq!(c.entry_point(), ["/usr/bin/entrypoint.sh"]);
     assert_eq!((td.cpu(), td.memory()), (Some("256"), Some("512")));
     assert_eq!(td.volumes().len(), 1);
-    assert!(td.execution_role_arn().unwrap().ends_with("role/ass-ecs-task-execution"));
+    assert!(
+        td.execution_role_arn()
+            .unwrap()
+            .ends_with("role/ass-ecs-task-execution")
+    );
 
     // the task ran with the service's network, on FARGATE, tagged and startedBy the runner
     let task = describe_task(&w, r["task_arn"].as_str().unwrap()).await;
-    assert_eq!(task.started_by(), Some("ecs-migrate/ass-task-def-staging-migrate"));
+    assert_eq!(
+        task.started_by(),
+        Some("ecs-migrate/ass-task-def-staging-migrate")
+    );
     assert_eq!(task.launch_type().map(|l| l.as_str()), Some("FARGATE"));
-    let subnet = task.attachments()[0].details().iter().find(|d| d.name() == Some("subnetId")).unwrap().value().unwrap().to_string();
+    let subnet = task.attachments()[0]
+        .details()
+        .iter()
+        .find(|d| d.name() == Some("subnetId"))
+        .unwrap()
+        .value()
+        .unwrap()
+        .to_string();
     assert_eq!(subnet, w.subnet("private-a"));
 
     // a second run with the same image reuses the revision
-    let o = w.run(&["migrate", "--service", "ass-staging", "--image", &image, "--output", "json"]);
+    let o = w.run(&[
+        "migrate",
+        "--service",
+        "ass-staging",
+        "--image",
+        &image,
+        "--output",
+        "json",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let r2 = json_of(&o);
     assert_eq!(r2["task_definition_arn"], td_arn.as_str());
     assert_eq!(r2["task_definition_registered"], false);
-    assert_eq!(r2["migrated_versions"], serde_json::json!([]), "nothing left to migrate");
+    assert_eq!(
+        r2["migrated_versions"],
+        serde_json::json!([]),
+        "nothing left to migrate"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn code_deploy_service_runs_in_the_primary_task_sets_subnets() {
     let w = World::new("ap-northeast-2");
-    let o = w.run(&["--service", "ass-staging-bg", "--image", &w.s("image"), "--output", "json"]);
+    let o = w.run(&[
+        "--service",
+        "ass-staging-bg",
+        "--image",
+        &w.s("image"),
+        "--output",
+        "json",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stderr(&o).contains("(PRIMARY task set ecs-svc/"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("(PRIMARY task set ecs-svc/"),
+        "{}",
+        stderr(&o)
+    );
     let r = json_of(&o);
     let task = describe_task(&w, r["task_arn"].as_str().unwrap()).await;
-    let subnet = task.attachments()[0].details().iter().find(|d| d.name() == Some("subnetId")).unwrap().value().unwrap().to_string();
-    assert_eq!(subnet, w.subnet("bg-a"), "PRIMARY task set subnets, not the service-level ones");
+    let subnet = task.attachments()[0]
+        .details()
+        .iter()
+        .find(|d| d.name() == Some("subnetId"))
+        .unwrap()
+        .value()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        subnet,
+        w.subnet("bg-a"),
+        "PRIMARY task set subnets, not the service-level ones"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -109,9 +194,22 @@ async fn a_failing_migration_passes_its_exit_code_through() {
     let o = w.run(&["--service", "ass-staging", "--image", &w.s("image_broken")]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("StandardError: An error has occurred, this and all later migrations canceled:"), "{out}");
-    assert!(out.trim_end().ends_with("(See full trace by running task with --trace)"), "{out}");
-    assert!(stderr(&o).contains("result: failed (exit 1), container exit code 1"), "{}", stderr(&o));
+    assert!(
+        out.contains(
+            "StandardError: An error has occurred, this and all later migrations canceled:"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.trim_end()
+            .ends_with("(See full trace by running task with --trace)"),
+        "{out}"
+    );
+    assert!(
+        stderr(&o).contains("result: failed (exit 1), container exit code 1"),
+        "{}",
+        stderr(&o)
+    );
     // the three good migrations stayed applied; the failing one rolled back
     assert_eq!(w.sql("SELECT count(*) FROM schema_migrations"), "3");
 }
@@ -120,14 +218,39 @@ async fn a_failing_migration_passes_its_exit_code_through() {
 async fn a_missing_secret_is_caught_before_anything_is_launched() {
     let w = World::new("ap-southeast-2");
     let ssm = aws_sdk_ssm::Client::new(&w.sdk().await);
-    ssm.delete_parameter().name("/ass-staging/rails-master-key").send().await.unwrap();
-    ssm.delete_parameter().name("/ass-staging/db/name").send().await.unwrap();
-    let o = w.run(&["--service", "ass-staging", "--image", &w.s("image"), "--output", "json"]);
+    ssm.delete_parameter()
+        .name("/ass-staging/rails-master-key")
+        .send()
+        .await
+        .unwrap();
+    ssm.delete_parameter()
+        .name("/ass-staging/db/name")
+        .send()
+        .await
+        .unwrap();
+    let o = w.run(&[
+        "--service",
+        "ass-staging",
+        "--image",
+        &w.s("image"),
+        "--output",
+        "json",
+    ]);
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains("2 SSM parameter(s) the task needs do not exist"), "{err}");
-    assert!(err.contains("/ass-staging/rails-master-key") && err.contains("/ass-staging/db/name"), "{err}");
-    assert_eq!(err.lines().filter(|l| l.contains("error:")).count(), 1, "one-line error: {err}");
+    assert!(
+        err.contains("2 SSM parameter(s) the task needs do not exist"),
+        "{err}"
+    );
+    assert!(
+        err.contains("/ass-staging/rails-master-key") && err.contains("/ass-staging/db/name"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.contains("error:")).count(),
+        1,
+        "one-line error: {err}"
+    );
     let r = json_of(&o);
     assert_eq!(r["outcome"], "launch_failed");
     assert_eq!(r["task_arn"], Value::Null);
@@ -137,25 +260,62 @@ async fn a_missing_secret_is_caught_before_anything_is_launched() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_image_exits_126_with_the_reason() {
     let w = World::new("ap-south-1");
-    let o = w.run(&["--service", "ass-staging", "--image", &w.s("image_missing"), "--output", "json"]);
+    let o = w.run(&[
+        "--service",
+        "ass-staging",
+        "--image",
+        &w.s("image_missing"),
+        "--output",
+        "json",
+    ]);
     assert_eq!(code(&o), 126, "{}", stderr(&o));
     let r = json_of(&o);
     assert_eq!(r["outcome"], "not_started");
     assert_eq!(r["exit_code"], Value::Null);
     assert_eq!(r["stop_code"], "TaskFailedToStart");
-    assert!(r["stopped_reason"].as_str().unwrap().starts_with("CannotPullContainerError"));
-    assert!(r["container_reason"].as_str().unwrap().contains("rails-does-not-exist"));
+    assert!(
+        r["stopped_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("CannotPullContainerError")
+    );
+    assert!(
+        r["container_reason"]
+            .as_str()
+            .unwrap()
+            .contains("rails-does-not-exist")
+    );
     let text = w.run(&["--service", "ass-staging", "--image", &w.s("image_missing")]);
     assert_eq!(code(&text), 126);
-    assert!(stderr(&text).contains("stopped reason: CannotPullContainerError"), "{}", stderr(&text));
+    assert!(
+        stderr(&text).contains("stopped reason: CannotPullContainerError"),
+        "{}",
+        stderr(&text)
+    );
 }
 
 /// Starts `ecs-migrate run` in the background and waits until the task is RUNNING.
-fn spawn_running(w: &World, extra: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>, String) {
+fn spawn_running(
+    w: &World,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<String>,
+    String,
+) {
     let cluster = w.s("cluster");
     let mut c: Command = w.cmd();
     c.arg("run")
-        .args(["--cluster", &cluster, "--container", "rails", "--service", "ass-staging", "--image", &w.s("image")])
+        .args([
+            "--cluster",
+            &cluster,
+            "--container",
+            "rails",
+            "--service",
+            "ass-staging",
+            "--image",
+            &w.s("image"),
+        ])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -170,7 +330,9 @@ fn spawn_running(w: &World, extra: &[&str]) -> (std::process::Child, std::sync::
     let start = Instant::now();
     let mut seen = vec![];
     loop {
-        let line = rx.recv_timeout(Duration::from_secs(20)).expect("progress on stderr");
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("progress on stderr");
         seen.push(line.clone());
         if line.contains("task RUNNING") {
             break;
@@ -191,7 +353,11 @@ fn collect(rx: &std::sync::mpsc::Receiver<String>) -> String {
 
 fn task_arn_in(text: &str) -> String {
     let at = text.find("launched ").expect("launched line");
-    text[at + 9..].split_whitespace().next().unwrap().to_string()
+    text[at + 9..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -199,44 +365,92 @@ async fn sigterm_mid_run_stops_the_task_and_exits_130() {
     let w = World::new("ca-central-1");
     let (child, rx, before) = spawn_running(&w, &["--", "sh", "-c", "echo started; sleep 60"]);
     std::thread::sleep(Duration::from_millis(300));
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     let err = before + &collect(&rx);
     assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(err.contains("interrupted by SIGTERM; stopping task"), "{err}");
+    assert!(
+        err.contains("interrupted by SIGTERM; stopping task"),
+        "{err}"
+    );
     assert!(err.contains("task STOPPED"), "{err}");
     let arn = task_arn_in(&err);
     let task = describe_task(&w, &arn).await;
     assert_eq!(task.last_status(), Some("STOPPED"));
     assert_eq!(task.stop_code().map(|s| s.as_str()), Some("UserInitiated"));
-    assert_eq!(task.stopped_reason(), Some("ecs-migrate: interrupted by SIGTERM"));
+    assert_eq!(
+        task.stopped_reason(),
+        Some("ecs-migrate: interrupted by SIGTERM")
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("started"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_deadline_stops_the_task_and_exits_124() {
     let w = World::new("sa-east-1");
-    let o = w.run(&["--service", "ass-staging", "--image", &w.s("image"), "--timeout", "2s", "--output", "json", "--", "sh", "-c", "echo working; sleep 60"]);
+    let o = w.run(&[
+        "--service",
+        "ass-staging",
+        "--image",
+        &w.s("image"),
+        "--timeout",
+        "2s",
+        "--output",
+        "json",
+        "--",
+        "sh",
+        "-c",
+        "echo working; sleep 60",
+    ]);
     assert_eq!(code(&o), 124, "{}", stderr(&o));
     let r = json_of(&o);
     assert_eq!(r["outcome"], "timed_out");
     assert_eq!(r["stop_code"], "UserInitiated");
-    assert!(stderr(&o).contains("deadline reached (--timeout 2s)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("deadline reached (--timeout 2s)"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("working"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn detach_on_deadline_leaves_the_task_running() {
     let w = World::new("eu-west-3");
-    let o = w.run(&["--service", "ass-staging", "--image", &w.s("image"), "--timeout", "1500ms", "--on-abort", "detach", "--output", "json", "--", "sh", "-c", "sleep 30"]);
+    let o = w.run(&[
+        "--service",
+        "ass-staging",
+        "--image",
+        &w.s("image"),
+        "--timeout",
+        "1500ms",
+        "--on-abort",
+        "detach",
+        "--output",
+        "json",
+        "--",
+        "sh",
+        "-c",
+        "sleep 30",
+    ]);
     assert_eq!(code(&o), 124, "{}", stderr(&o));
     let r = json_of(&o);
     assert_eq!(r["detached"], true);
     let task = describe_task(&w, r["task_arn"].as_str().unwrap()).await;
     assert_eq!(task.last_status(), Some("RUNNING"));
     assert!(stderr(&o).contains("leaving task"), "{}", stderr(&o));
-    ecs(&w).await.stop_task().cluster(w.s("cluster")).task(task.task_arn().unwrap()).send().await.unwrap();
+    ecs(&w)
+        .await
+        .stop_task()
+        .cluster(w.s("cluster"))
+        .task(task.task_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -245,9 +459,16 @@ async fn a_concurrent_run_is_refused_naming_the_running_task() {
     let (child, rx, _) = spawn_running(&w, &["--", "sh", "-c", "sleep 60"]);
     let o = w.run(&["--service", "ass-staging", "--image", &w.s("image")]);
     assert_eq!(code(&o), 125, "{}", stderr(&o));
-    assert!(stderr(&o).contains("another migration is running: arn:aws:ecs:"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("another migration is running: arn:aws:ecs:"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("--allow-concurrent"));
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", collect(&rx));
 }
@@ -258,26 +479,69 @@ async fn rollback_and_down_presets_change_the_database() {
     let image = w.s("image");
     let o = w.run(&["migrate", "--service", "ass-staging", "--image", &image]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = w.run(&["rollback", "--set", "STEP=2", "--service", "ass-staging", "--image", &image, "--output", "json"]);
+    let o = w.run(&[
+        "rollback",
+        "--set",
+        "STEP=2",
+        "--service",
+        "ass-staging",
+        "--image",
+        &image,
+        "--output",
+        "json",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(json_of(&o)["reverted_versions"], serde_json::json!(["20240301120000", "20240215093000"]));
-    assert_eq!(w.sql("SELECT version FROM schema_migrations"), "20240101000000");
-    let o = w.run(&["down", "--set", "VERSION=20240101000000", "--service", "ass-staging", "--image", &image]);
+    assert_eq!(
+        json_of(&o)["reverted_versions"],
+        serde_json::json!(["20240301120000", "20240215093000"])
+    );
+    assert_eq!(
+        w.sql("SELECT version FROM schema_migrations"),
+        "20240101000000"
+    );
+    let o = w.run(&[
+        "down",
+        "--set",
+        "VERSION=20240101000000",
+        "--service",
+        "ass-staging",
+        "--image",
+        &image,
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(w.sql("SELECT count(*) FROM schema_migrations"), "0");
-    assert_eq!(w.sql("SELECT count(*) FROM sqlite_master WHERE name='users'"), "0");
+    assert_eq!(
+        w.sql("SELECT count(*) FROM sqlite_master WHERE name='users'"),
+        "0"
+    );
     let o = w.run(&["status", "--service", "ass-staging", "--image", &image]);
-    assert!(stdout(&o).contains("  down     20240101000000  Create users"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("  down     20240101000000  Create users"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_exits_2_and_mutates_nothing() {
     let w = World::new("me-south-1");
     for (args, needle) in [
-        (vec!["rollback", "--service", "ass-staging"], "needs --set STEP"),
-        (vec!["rollback", "--set", "STEP=abc", "--service", "ass-staging"], "STEP must be a positive integer"),
-        (vec!["migrat", "--service", "ass-staging"], "presets: down, migrate, rollback, status"),
-        (vec!["--service", "ass-staging", "--image", "not an image"], "invalid image reference"),
+        (
+            vec!["rollback", "--service", "ass-staging"],
+            "needs --set STEP",
+        ),
+        (
+            vec!["rollback", "--set", "STEP=abc", "--service", "ass-staging"],
+            "STEP must be a positive integer",
+        ),
+        (
+            vec!["migrat", "--service", "ass-staging"],
+            "presets: down, migrate, rollback, status",
+        ),
+        (
+            vec!["--service", "ass-staging", "--image", "not an image"],
+            "invalid image reference",
+        ),
     ] {
         let o = w.run(&args);
         assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
@@ -285,11 +549,27 @@ async fn bad_input_exits_2_and_mutates_nothing() {
     }
     // several containers and no --container: the error lists them (checked after the live read)
     let cluster = w.s("cluster");
-    let o = w.cmd().args(["run", "--cluster", &cluster, "--service", "ass-staging"]).output().unwrap();
+    let o = w
+        .cmd()
+        .args(["run", "--cluster", &cluster, "--service", "ass-staging"])
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert!(stderr(&o).contains("--container rails | --container nginx"), "{}", stderr(&o));
-    let fams = ecs(&w).await.list_task_definition_families().send().await.unwrap();
-    assert!(!fams.families().iter().any(|f| f.ends_with("-migrate")), "nothing registered");
+    assert!(
+        stderr(&o).contains("--container rails | --container nginx"),
+        "{}",
+        stderr(&o)
+    );
+    let fams = ecs(&w)
+        .await
+        .list_task_definition_families()
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !fams.families().iter().any(|f| f.ends_with("-migrate")),
+        "nothing registered"
+    );
     assert_eq!(task_count(&w).await, 0);
 }
 
@@ -305,10 +585,25 @@ fn dry_run_from_a_file_needs_no_aws() {
         .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let plan: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(plan["taskDefinition"]["family"], "ass-task-def-staging-migrate");
-    assert_eq!(plan["taskDefinition"]["containerDefinitions"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        plan["taskDefinition"]["family"],
+        "ass-task-def-staging-migrate"
+    );
+    assert_eq!(
+        plan["taskDefinition"]["containerDefinitions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert!(plan["taskDefinition"].get("revision").is_none());
-    assert_eq!(plan["runTask"]["networkConfiguration"]["awsvpcConfiguration"]["subnets"], serde_json::json!(["subnet-1", "subnet-2"]));
-    assert_eq!(plan["runTask"]["overrides"]["containerOverrides"][0]["command"], serde_json::json!(["bundle", "exec", "rails", "db:migrate"]));
+    assert_eq!(
+        plan["runTask"]["networkConfiguration"]["awsvpcConfiguration"]["subnets"],
+        serde_json::json!(["subnet-1", "subnet-2"])
+    );
+    assert_eq!(
+        plan["runTask"]["overrides"]["containerOverrides"][0]["command"],
+        serde_json::json!(["bundle", "exec", "rails", "db:migrate"])
+    );
     assert_eq!(plan["runTask"]["launchType"], "FARGATE");
 }

@@ -57,11 +57,20 @@ pub fn emulator() -> &'static Emulator {
             .expect("start the emulator");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("emulator URL");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("emulator URL");
         let url = line.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "emulator said {url:?}");
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "emulator said {url:?}"
+        );
         let stdin = child.stdin.take().unwrap();
-        Emulator { url, _child: Mutex::new(child), _stdin: Mutex::new(stdin) }
+        Emulator {
+            url,
+            _child: Mutex::new(child),
+            _stdin: Mutex::new(stdin),
+        }
     })
 }
 
@@ -83,13 +92,24 @@ impl World {
             .arg(dir.path())
             .output()
             .expect("run seed.py");
-        assert!(out.status.success(), "seed failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "seed failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-        World { doc, region: region.to_string(), dir }
+        World {
+            doc,
+            region: region.to_string(),
+            dir,
+        }
     }
 
     pub fn s(&self, key: &str) -> String {
-        self.doc[key].as_str().unwrap_or_else(|| panic!("world has no {key}")).to_string()
+        self.doc[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("world has no {key}"))
+            .to_string()
     }
 
     pub fn subnet(&self, name: &str) -> String {
@@ -123,7 +143,9 @@ impl World {
     pub fn run(&self, args: &[&str]) -> Output {
         let cluster = self.s("cluster");
         let mut c = self.cmd();
-        c.arg("run").args(["--cluster", &cluster, "--container", "rails"]).args(args);
+        c.arg("run")
+            .args(["--cluster", &cluster, "--container", "rails"])
+            .args(args);
         c.output().unwrap()
     }
 
@@ -131,7 +153,9 @@ impl World {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&emulator().url)
             .region(aws_config::Region::new(self.region.clone()))
-            .credentials_provider(aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "tests"))
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+                "test", "test", None, None, "tests",
+            ))
             .load()
             .await
     }
@@ -144,7 +168,11 @@ impl World {
             .arg(query)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 }
@@ -184,7 +212,10 @@ fn http(method: &str, path: &str, body: &str) -> String {
     .unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
-    assert!(resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"), "{resp}");
+    assert!(
+        resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"),
+        "{resp}"
+    );
     resp
 }
 

@@ -1,0 +1,151 @@
+"""buildspec-migrate.yml, run for real: its phase commands in bash with CodeBuild's variables
+set, against the emulator's seeded world; once with a passing and once with a failing migration."""
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN_DIR = ROOT / "target" / "debug"
+PHASES = ["install", "pre_build", "build", "post_build"]
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/python"), str(ROOT / "tests/emulator/emulator.py"), "--port", "0",
+         "--exit-on-stdin-eof"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env={**os.environ, "EMU_PROVISIONING_DELAY": "0.2", "EMU_PENDING_DELAY": "0.2",
+             "EMU_DEPROVISIONING_DELAY": "0.2", "EMU_LOG_INGEST_DELAY": "0.1"},
+    )
+    url = proc.stdout.readline().decode().strip()
+    assert url.startswith("http://127.0.0.1:"), url
+    yield url
+    proc.stdin.close()
+    proc.wait(timeout=10)
+
+
+def seed(endpoint: str, region: str, tmp: Path) -> dict:
+    out = subprocess.run(
+        [str(ROOT / ".venv/bin/python"), str(ROOT / "tests/emulator/seed.py"), endpoint,
+         "--region", region, "--data-dir", str(tmp / "world")],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout)
+
+
+def codebuild(buildspec: dict, env: dict, cwd: Path) -> tuple[int, dict, str]:
+    """Runs the phases like CodeBuild: one bash session, commands in order, a failing
+    command in an ABORT phase ends the build; exported variables read at the end."""
+    script = ["set -u +e"]
+    for key, value in (buildspec.get("env", {}).get("variables") or {}).items():
+        script.append(f"export {key}={json.dumps(str(value))}")
+    for phase in PHASES:
+        spec = (buildspec.get("phases") or {}).get(phase)
+        if not spec:
+            continue
+        abort = spec.get("on-failure") == "ABORT"
+        for cmd in spec.get("commands", []):
+            script.append(cmd)
+            script.append(
+                f'rc=$?; if [ $rc -ne 0 ]; then echo "PHASE {phase} FAILED rc=$rc" >&2; '
+                + ('exit $rc; fi' if abort else 'failed=$rc; fi')
+            )
+    exported = buildspec["env"].get("exported-variables", [])
+    for name in exported:
+        script.append(f'echo "EXPORTED {name}=${{{name}:-}}"')
+    proc = subprocess.run(["bash", "-c", "\n".join(script)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+    exports = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("EXPORTED "):
+            k, _, v = line[len("EXPORTED "):].partition("=")
+            exports[k] = v
+    return proc.returncode, exports, proc.stdout + proc.stderr
+
+
+def build_env(endpoint: str, world: dict, src: Path) -> dict:
+    return {
+        "PATH": f"{BIN_DIR}:{os.environ['PATH']}",
+        "HOME": os.environ.get("HOME", "/root"),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": world["region"],
+        "AWS_DEFAULT_REGION": world["region"],
+        "AWS_ACCESS_KEY_ID": "codebuild",
+        "AWS_SECRET_ACCESS_KEY": "codebuild",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "CODEBUILD_SRC_DIR": str(src),
+        "CODEBUILD_SRC_DIR_RailsImage": str(src / "rails-image"),
+        "CODEBUILD_BUILD_ID": "migrate:1",
+        "CODEPIPELINE_EXECUTION_ID": "0c4f9a36-5d8e-4c39-9a43-64b3a4c2c7e1",
+        "ECS_MIGRATE_CLUSTER": world["cluster"],
+        "ECS_MIGRATE_SERVICE": world["service_bg"],
+        "ECS_MIGRATE_LOG_QUIET": "1s",
+    }
+
+
+def prepare(tmp: Path, image: str) -> Path:
+    src = tmp / "src"
+    (src / "rails-image").mkdir(parents=True)
+    detail = {"ImageSizeInMb": "102", "ImageURI": image, "Version": "1.0", "RegistryId": "123456789012",
+              "RepositoryName": image.split("/")[-1].split(":")[0], "ImageTags": ["v2"]}
+    (src / "rails-image" / "imageDetail.json").write_text(json.dumps(detail))
+    return src
+
+
+def load_buildspec() -> dict:
+    return yaml.safe_load((ROOT / "buildspec-migrate.yml").read_text())
+
+
+def test_buildspec_shape():
+    b = load_buildspec()
+    assert b["version"] == 0.2
+    assert b["phases"]["build"]["on-failure"] == "ABORT"
+    assert set(b["env"]["exported-variables"]) == {"MIGRATION_TASK_ARN", "MIGRATED_VERSIONS"}
+    assert b["artifacts"]["files"] == ["taskdef.json", "appspec.yaml", "imageDetail.json"]
+
+
+def test_passing_migration_exports_and_renders(endpoint, tmp_path):
+    world = seed(endpoint, "ap-northeast-1", tmp_path)
+    src = prepare(tmp_path, world["image"])
+    rc, exports, log = codebuild(load_buildspec(), build_env(endpoint, world, src), src)
+    assert rc == 0, log
+    assert exports["MIGRATION_TASK_ARN"].startswith("arn:aws:ecs:ap-northeast-1:123456789012:task/"), log
+    assert exports["MIGRATED_VERSIONS"] == "20240101000000,20240215093000,20240301120000"
+    out = src / load_buildspec()["artifacts"]["base-directory"]
+    td = json.loads((out / "taskdef.json").read_text())
+    assert td["containerDefinitions"][0]["image"] == world["image"], "deploys exactly the migrated image"
+    assert "revision" not in td
+    appspec = yaml.safe_load((out / "appspec.yaml").read_text())
+    props = appspec["Resources"][0]["TargetService"]["Properties"]
+    assert props["TaskDefinition"] == "<TASK_DEFINITION>"
+    assert props["LoadBalancerInfo"] == {"ContainerName": "nginx", "ContainerPort": 80}
+    assert json.loads((out / "imageDetail.json").read_text())["ImageURI"] == world["image"]
+
+
+def test_failing_migration_fails_the_build_and_renders_nothing(endpoint, tmp_path):
+    world = seed(endpoint, "ap-northeast-3", tmp_path)
+    src = prepare(tmp_path, world["image_broken"])
+    rc, exports, log = codebuild(load_buildspec(), build_env(endpoint, world, src), src)
+    assert rc == 1, log
+    assert "PHASE build FAILED rc=1" in log
+    assert "An error has occurred, this and all later migrations canceled" in log
+    assert not (src / "deploy" / "taskdef.json").exists()
+    result = json.loads((src / "migration-result.json").read_text())
+    assert result["outcome"] == "failed" and result["exit_code"] == 1
+
+
+def test_missing_image_detail_stops_before_any_aws_call(endpoint, tmp_path):
+    world = seed(endpoint, "eu-west-1", tmp_path)
+    src = prepare(tmp_path, world["image"])
+    env = build_env(endpoint, world, src)
+    env["CODEBUILD_SRC_DIR_RailsImage"] = str(tmp_path / "nowhere")
+    rc, _, log = codebuild(load_buildspec(), env, src)
+    assert rc == 1 and "no imageDetail.json in input artifact RailsImage" in log
+    assert not (src / "migration-result.json").exists()
