@@ -138,18 +138,18 @@ pub async fn run(
         }
         Err(_) => None,
     };
-    if let Some(t) = &log_target
-        && t.mode.as_deref() != Some("blocking")
-    {
-        {
-            let w = "awslogs mode is not pinned to \"blocking\": since June 2025 ECS defaults to non-blocking, which drops lines when its buffer fills".to_string();
-            report.warnings.push(w.clone());
-            tracing::info!("{w}");
-        }
-    }
     let family = taskdef::migration_family(described.family(), plan.migration_family.as_deref());
     let desired =
         taskdef::derive_migration(described, &container, plan.target.image.as_ref(), &family)?;
+    let options = &desired["containerDefinitions"][0]["logConfiguration"]["options"];
+    if log_target.is_some() && options["mode"] != "blocking" {
+        let w = format!(
+            "awslogs mode is {}: lines are dropped when its buffer fills, so the log may be incomplete",
+            options["mode"]
+        );
+        out.warn(&w);
+        report.warnings.push(w);
+    }
     let network_mode = desired["networkMode"].as_str();
     let placement = network::placement(resolved.service.as_ref(), &plan.network, network_mode)?;
     for w in &placement.warnings {

@@ -170,6 +170,16 @@ pub fn derive_migration(
         cm.remove(key);
     }
     cm.insert("essential".into(), Value::Bool(true));
+    // awslogs defaults to non-blocking mode (since June 2025), which drops lines when its buffer
+    // fills; a migration's log must be complete, so pin blocking unless a mode is chosen.
+    if let Some(conf) = cm.get_mut("logConfiguration")
+        && conf["logDriver"] == "awslogs"
+        && let Some(options) = conf.get_mut("options").and_then(Value::as_object_mut)
+    {
+        options
+            .entry("mode")
+            .or_insert_with(|| Value::String("blocking".into()));
+    }
     if let Some(image) = image {
         cm.insert("image".into(), Value::String(image.to_string()));
     }

@@ -107,6 +107,8 @@ async fn migrate_succeeds_with_the_new_image_and_reuses_the_revision() {
         c.health_check().is_none() && c.depends_on().is_empty() && c.port_mappings().is_empty()
     );
     assert_eq!(c.secrets().len(), 6);
+    let options = c.log_configuration().unwrap().options().unwrap();
+    assert_eq!(options.get("mode").map(String::as_str), Some("blocking"), "awslogs pinned to blocking");
     assert_eq!(c.entry_point(), ["/usr/bin/entrypoint.sh"]);
     assert_eq!((td.cpu(), td.memory()), (Some("256"), Some("512")));
     assert_eq!(td.volumes().len(), 1);
