@@ -108,7 +108,11 @@ async fn migrate_succeeds_with_the_new_image_and_reuses_the_revision() {
     );
     assert_eq!(c.secrets().len(), 6);
     let options = c.log_configuration().unwrap().options().unwrap();
-    assert_eq!(options.get("mode").map(String::as_str), Some("blocking"), "awslogs pinned to blocking");
+    assert_eq!(
+        options.get("mode").map(String::as_str),
+        Some("blocking"),
+        "awslogs pinned to blocking"
+    );
     assert_eq!(c.entry_point(), ["/usr/bin/entrypoint.sh"]);
     assert_eq!((td.cpu(), td.memory()), (Some("256"), Some("512")));
     assert_eq!(td.volumes().len(), 1);
@@ -389,6 +393,37 @@ async fn sigterm_mid_run_stops_the_task_and_exits_130() {
         Some("ecs-migrate: interrupted by SIGTERM")
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("started"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_sigint_exits_at_once() {
+    let w = World::new("us-west-1");
+    // the container ignores SIGTERM, so after the first SIGINT the task takes the stop timeout
+    let (child, rx, _) = spawn_running(
+        &w,
+        &[
+            "--",
+            "sh",
+            "-c",
+            "trap '' TERM; while :; do sleep 0.1; done",
+        ],
+    );
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        first.contains("interrupted by SIGINT; stopping task"),
+        "{first}"
+    );
+    let sent = Instant::now();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "exited at once, not after the stop timeout"
+    );
+    assert!(collect(&rx).contains("second SIGINT, exiting now"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
