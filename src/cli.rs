@@ -76,6 +76,7 @@ pub struct TargetArgs {
 pub struct RunArgs {
     /// Command preset from task-overrides/ (migrate, rollback, down, status, or --overrides-dir).
     /// Default: migrate, unless a command is given after --.
+    #[arg(env = "ECS_MIGRATE_PRESET")]
     pub preset: Option<String>,
     /// The command to run instead of the preset's, as argv (no shell is added).
     #[arg(last = true)]

@@ -109,6 +109,8 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
     let catalogue = overrides::catalogue(args.overrides_dir.as_deref())?;
     let argv = (!args.command.is_empty()).then(|| args.command.clone());
     let overrides = overrides::resolve(&catalogue, args.preset.as_deref(), &sets, argv)?;
+    // Checked again with the resolved container name; here so that nothing is called at all.
+    overrides.check_size(args.target.container.as_deref().unwrap_or("container"))?;
     if let Some(token) = &args.client_token {
         let ok =
             !token.is_empty() && token.len() <= 64 && token.chars().all(|c| c.is_ascii_graphic());
@@ -257,6 +259,7 @@ mod tests {
 
     #[test]
     fn bad_input_is_a_usage_error() {
+        let long = "x".repeat(9000);
         for args in [
             vec!["--service", "s"],
             vec!["--cluster", "c"],
@@ -274,6 +277,7 @@ mod tests {
             vec!["--cluster", "c", "--service", "s", "--tag", "aws:x=1"],
             vec!["--cluster", "c", "--service", "s", "--log-quiet", "40s"],
             vec!["nope", "--cluster", "c", "--service", "s"],
+            vec!["--cluster", "c", "--service", "s", "--", "sh", "-c", &long],
         ] {
             let e = plan(&args).unwrap_err();
             assert_eq!(e.exit_code(), crate::exit::USAGE, "{args:?}: {e}");

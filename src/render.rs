@@ -257,38 +257,29 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn seed_renders_to_the_snapshots() {
-        let a = render(
+    /// The seed with the defaults the pipeline uses: placeholder image, nginx:80, no hooks.
+    fn seed_default() -> Artifacts {
+        render(
             &seed(),
             "rails",
             &ImageValue::Placeholder("IMAGE1_NAME".into()),
             ("nginx", 80),
             &[],
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn seed_renders_to_the_snapshots() {
+        let a = seed_default();
         insta::assert_snapshot!("taskdef_json", a.taskdef_json);
         insta::assert_snapshot!("appspec_yaml", a.appspec_yaml);
     }
 
     #[test]
     fn output_is_deterministic_and_has_no_revision() {
-        let a = render(
-            &seed(),
-            "rails",
-            &ImageValue::Placeholder("IMAGE1_NAME".into()),
-            ("nginx", 80),
-            &[],
-        )
-        .unwrap();
-        let b = render(
-            &seed(),
-            "rails",
-            &ImageValue::Placeholder("IMAGE1_NAME".into()),
-            ("nginx", 80),
-            &[],
-        )
-        .unwrap();
+        let a = seed_default();
+        let b = seed_default();
         assert_eq!(a, b);
         assert!(!a.taskdef_json.contains(":52") && !a.appspec_yaml.contains(":52"));
         let td: Value = serde_json::from_str(&a.taskdef_json).unwrap();

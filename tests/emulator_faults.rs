@@ -76,7 +76,7 @@ async fn run_task_failures_knob_makes_ecs_migrate_exit_125_with_the_reason() {
     faults(
         r#"{"run_task_failures": "Capacity is unavailable at this time. Please try again later or in a different availability zone"}"#,
     );
-    let o = w.run(&["--service", "ass-staging", "--image", &w.s("image")]);
+    let o = w.run_on("ass-staging", "image", &[]);
     reset_faults();
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     let err = stderr(&o);
@@ -94,18 +94,11 @@ async fn delayed_log_stream_and_flush_lag_lose_no_line() {
     faults(r#"{"log_stream_delay": 1.5, "log_flush_lag": 2.0, "log_flush_tail_lines": 3}"#);
     let script =
         "for i in $(seq 1 400); do echo line-$i; done; echo last-1; echo last-2; echo last-3";
-    let o = w.run(&[
-        "--service",
+    let o = w.run_on(
         "ass-staging",
-        "--image",
-        &w.s("image"),
-        "--log-quiet",
-        "3s",
-        "--",
-        "sh",
-        "-c",
-        script,
-    ]);
+        "image",
+        &["--log-quiet", "3s", "--", "sh", "-c", script],
+    );
     reset_faults();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let mut want: Vec<String> = (1..=400).map(|i| format!("line-{i}")).collect();
@@ -124,22 +117,22 @@ async fn flush_lag_knob_delivers_the_tail_after_stopped() {
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
     // run through ecs-migrate detached right away, then watch with the SDK
-    let o = w.run(&[
-        "--service",
+    let o = w.run_on(
         "ass-staging",
-        "--image",
-        &w.s("image"),
-        "--timeout",
-        "1ms",
-        "--on-abort",
-        "detach",
-        "--output",
-        "json",
-        "--",
-        "sh",
-        "-c",
-        "echo a; echo b; echo c; echo d",
-    ]);
+        "image",
+        &[
+            "--timeout",
+            "1ms",
+            "--on-abort",
+            "detach",
+            "--output",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo a; echo b; echo c; echo d",
+        ],
+    );
     let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let arn = r["task_arn"].as_str().unwrap().to_string();
     let stream = r["log_stream"].as_str().unwrap().to_string();
@@ -189,14 +182,7 @@ async fn ecs_migrate_rides_out_throttling_and_5xx() {
     faults(
         r#"{"throttle": {"DescribeTasks": 0.5, "GetLogEvents": 0.5}, "error_burst": {"DescribeTasks": {"count": 2, "status": 500}, "GetParameters": {"count": 1, "status": 503}}}"#,
     );
-    let o = w.run(&[
-        "--service",
-        "ass-staging",
-        "--image",
-        &w.s("image"),
-        "--output",
-        "json",
-    ]);
+    let o = w.run_on("ass-staging", "image", &["--output", "json"]);
     reset_faults();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();

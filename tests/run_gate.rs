@@ -163,14 +163,7 @@ async fn migrate_succeeds_with_the_new_image_and_reuses_the_revision() {
 #[tokio::test(flavor = "multi_thread")]
 async fn code_deploy_service_runs_in_the_primary_task_sets_subnets() {
     let w = World::new("ap-northeast-2");
-    let o = w.run(&[
-        "--service",
-        "ass-staging-bg",
-        "--image",
-        &w.s("image"),
-        "--output",
-        "json",
-    ]);
+    let o = w.run_on("ass-staging-bg", "image", &["--output", "json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("(PRIMARY task set ecs-svc/"),
@@ -197,7 +190,7 @@ async fn code_deploy_service_runs_in_the_primary_task_sets_subnets() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_migration_passes_its_exit_code_through() {
     let w = World::new("ap-southeast-1");
-    let o = w.run(&["--service", "ass-staging", "--image", &w.s("image_broken")]);
+    let o = w.run_on("ass-staging", "image_broken", &[]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
@@ -234,14 +227,7 @@ async fn a_missing_secret_is_caught_before_anything_is_launched() {
         .send()
         .await
         .unwrap();
-    let o = w.run(&[
-        "--service",
-        "ass-staging",
-        "--image",
-        &w.s("image"),
-        "--output",
-        "json",
-    ]);
+    let o = w.run_on("ass-staging", "image", &["--output", "json"]);
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -266,14 +252,7 @@ async fn a_missing_secret_is_caught_before_anything_is_launched() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_image_exits_126_with_the_reason() {
     let w = World::new("ap-south-1");
-    let o = w.run(&[
-        "--service",
-        "ass-staging",
-        "--image",
-        &w.s("image_missing"),
-        "--output",
-        "json",
-    ]);
+    let o = w.run_on("ass-staging", "image_missing", &["--output", "json"]);
     assert_eq!(code(&o), 126, "{}", stderr(&o));
     let r = json_of(&o);
     assert_eq!(r["outcome"], "not_started");
@@ -291,7 +270,7 @@ async fn an_unknown_image_exits_126_with_the_reason() {
             .unwrap()
             .contains("rails-does-not-exist")
     );
-    let text = w.run(&["--service", "ass-staging", "--image", &w.s("image_missing")]);
+    let text = w.run_on("ass-staging", "image_missing", &[]);
     assert_eq!(code(&text), 126);
     assert!(
         stderr(&text).contains("stopped reason: CannotPullContainerError"),
@@ -429,20 +408,20 @@ async fn a_second_sigint_exits_at_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_deadline_stops_the_task_and_exits_124() {
     let w = World::new("sa-east-1");
-    let o = w.run(&[
-        "--service",
+    let o = w.run_on(
         "ass-staging",
-        "--image",
-        &w.s("image"),
-        "--timeout",
-        "2s",
-        "--output",
-        "json",
-        "--",
-        "sh",
-        "-c",
-        "echo working; sleep 60",
-    ]);
+        "image",
+        &[
+            "--timeout",
+            "2s",
+            "--output",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo working; sleep 60",
+        ],
+    );
     assert_eq!(code(&o), 124, "{}", stderr(&o));
     let r = json_of(&o);
     assert_eq!(r["outcome"], "timed_out");
@@ -458,22 +437,22 @@ async fn the_deadline_stops_the_task_and_exits_124() {
 #[tokio::test(flavor = "multi_thread")]
 async fn detach_on_deadline_leaves_the_task_running() {
     let w = World::new("eu-west-3");
-    let o = w.run(&[
-        "--service",
+    let o = w.run_on(
         "ass-staging",
-        "--image",
-        &w.s("image"),
-        "--timeout",
-        "1500ms",
-        "--on-abort",
-        "detach",
-        "--output",
-        "json",
-        "--",
-        "sh",
-        "-c",
-        "sleep 30",
-    ]);
+        "image",
+        &[
+            "--timeout",
+            "1500ms",
+            "--on-abort",
+            "detach",
+            "--output",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "sleep 30",
+        ],
+    );
     assert_eq!(code(&o), 124, "{}", stderr(&o));
     let r = json_of(&o);
     assert_eq!(r["detached"], true);
@@ -494,7 +473,7 @@ async fn detach_on_deadline_leaves_the_task_running() {
 async fn a_concurrent_run_is_refused_naming_the_running_task() {
     let w = World::new("eu-south-1");
     let (child, rx, _) = spawn_running(&w, &["--", "sh", "-c", "sleep 60"]);
-    let o = w.run(&["--service", "ass-staging", "--image", &w.s("image")]);
+    let o = w.run_on("ass-staging", "image", &[]);
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("another migration is running: arn:aws:ecs:"),

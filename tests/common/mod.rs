@@ -149,6 +149,14 @@ impl World {
         c.output().unwrap()
     }
 
+    /// `ecs-migrate run --service SERVICE --image <the world's IMAGE_KEY> <extra>`.
+    pub fn run_on(&self, service: &str, image_key: &str, extra: &[&str]) -> Output {
+        let image = self.s(image_key);
+        let mut args = vec!["--service", service, "--image", &image];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
     pub async fn sdk(&self) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&emulator().url)
