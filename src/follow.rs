@@ -101,6 +101,7 @@ impl Follow<'_> {
                     Ok(t) => {
                         describe_failures = 0;
                         let status = t.last_status().unwrap_or("UNKNOWN").to_string();
+                        tracing::debug!(%status, desired = ?t.desired_status(), "DescribeTasks");
                         if last_status.as_deref() != Some(status.as_str()) {
                             out.progress(format!("task {status}"));
                             last_status = Some(status.clone());
@@ -127,6 +128,10 @@ impl Follow<'_> {
                         next_describe = now + delays.next().unwrap_or(self.poll_max);
                     }
                 }
+                tracing::debug!(
+                    in_ms = next_describe.saturating_duration_since(now).as_millis() as u64,
+                    "next DescribeTasks"
+                );
             }
             if let Some(follower) = self.logs.as_mut() {
                 let mut sink = |line: &str| {

@@ -65,6 +65,7 @@ impl LogFollower {
                 sink(message.strip_suffix('\n').unwrap_or(message));
             }
             let count = events.len() as u64;
+            tracing::debug!(count, stream = %self.stream, "GetLogEvents page");
             new += count;
             self.lines += count;
             if count > 0 {

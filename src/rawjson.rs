@@ -53,6 +53,7 @@ impl CaptureBody {
 /// Replaces the serialised request body with `body`.
 fn body_replacer(body: &Value) -> impl Fn(&mut HttpRequest) + Send + Sync + 'static {
     let bytes = serde_json::to_vec(body).expect("JSON serialises");
+    tracing::debug!(body = %String::from_utf8_lossy(&bytes), "raw ECS request body");
     move |req| {
         req.headers_mut()
             .insert("content-length", bytes.len().to_string());

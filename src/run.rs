@@ -117,7 +117,10 @@ pub async fn run(
         .map(ToString::to_string)
         .or_else(|| source_container["image"].as_str().map(String::from));
     if plan.target.image.is_none() {
-        let w = "no --image/--image-detail: using the service's current image".to_string();
+        let w = format!(
+            "no --image/--image-detail: running the image the task definition has now ({}), which may lack the new migrations",
+            image.as_deref().unwrap_or("none")
+        );
         out.warn(&w);
         report.warnings.push(w);
     }
