@@ -98,19 +98,7 @@ impl Ctx {
 
     async fn log_lines(&self, container: &str, task: &Task) -> Vec<String> {
         let id = task.task_arn().unwrap().rsplit('/').next().unwrap();
-        let out = self
-            .logs
-            .get_log_events()
-            .log_group_name("/ecs/ass-staging")
-            .log_stream_name(format!("ecs/ass-staging/{container}/{id}"))
-            .start_from_head(true)
-            .send()
-            .await
-            .unwrap();
-        out.events()
-            .iter()
-            .map(|e| e.message().unwrap().to_string())
-            .collect()
+        common::log_messages(&self.logs, &format!("ecs/ass-staging/{container}/{id}")).await
     }
 
     fn td(&self) -> String {

@@ -151,20 +151,7 @@ async fn flush_lag_knob_delivers_the_tail_after_stopped() {
         assert!(start.elapsed() < Duration::from_secs(10));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let read = || async {
-        let out = logs
-            .get_log_events()
-            .log_group_name("/ecs/ass-staging")
-            .log_stream_name(&stream)
-            .start_from_head(true)
-            .send()
-            .await
-            .unwrap();
-        out.events()
-            .iter()
-            .map(|e| e.message().unwrap().to_string())
-            .collect::<Vec<_>>()
-    };
+    let read = || async { common::log_messages(&logs, &stream).await };
     assert_eq!(
         read().await,
         ["a", "b"],

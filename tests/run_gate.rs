@@ -58,15 +58,7 @@ async fn task_count(w: &World) -> usize {
 async fn migrate_succeeds_with_the_new_image_and_reuses_the_revision() {
     let w = World::new("ap-northeast-1");
     let image = w.s("image");
-    let o = w.run(&[
-        "migrate",
-        "--service",
-        "ass-staging",
-        "--image",
-        &image,
-        "--output",
-        "json",
-    ]);
+    let o = w.run_on("ass-staging", "image", &["migrate", "--output", "json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let r = json_of(&o);
     assert_eq!(r["outcome"], "succeeded");
@@ -140,15 +132,7 @@ async fn migrate_succeeds_with_the_new_image_and_reuses_the_revision() {
     assert_eq!(subnet, w.subnet("private-a"));
 
     // a second run with the same image reuses the revision
-    let o = w.run(&[
-        "migrate",
-        "--service",
-        "ass-staging",
-        "--image",
-        &image,
-        "--output",
-        "json",
-    ]);
+    let o = w.run_on("ass-staging", "image", &["migrate", "--output", "json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let r2 = json_of(&o);
     assert_eq!(r2["task_definition_arn"], td_arn.as_str());

@@ -185,6 +185,22 @@ impl World {
     }
 }
 
+/// Every message of a log stream of the seeded log group, from its head.
+pub async fn log_messages(logs: &aws_sdk_cloudwatchlogs::Client, stream: &str) -> Vec<String> {
+    let out = logs
+        .get_log_events()
+        .log_group_name("/ecs/ass-staging")
+        .log_stream_name(stream)
+        .start_from_head(true)
+        .send()
+        .await
+        .unwrap();
+    out.events()
+        .iter()
+        .map(|e| e.message().unwrap().to_string())
+        .collect()
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
