@@ -295,6 +295,18 @@ mod tests {
         );
     }
 
+    /// The error of rendering the seed with load balancer `container:port`.
+    fn lb_error(container: &str, port: i32) -> Error {
+        render(
+            &seed(),
+            "rails",
+            &ImageValue::Placeholder("X".into()),
+            (container, port),
+            &[],
+        )
+        .unwrap_err()
+    }
+
     #[test]
     fn the_seeds_broken_health_check_is_flagged() {
         let w = lint(&seed());
@@ -324,27 +336,13 @@ mod tests {
         assert!(a.appspec_yaml.ends_with(
             "Hooks:\n  - BeforeInstall: \"pre\"\n  - AfterAllowTestTraffic: \"smoke\"\n"
         ));
-        let e = render(
-            &seed(),
-            "rails",
-            &ImageValue::Placeholder("X".into()),
-            ("nginx", 8080),
-            &[],
-        )
-        .unwrap_err();
+        let e = lb_error("nginx", 8080);
         assert!(
             e.to_string()
                 .contains("no portMapping with containerPort 8080"),
             "{e}"
         );
-        let e = render(
-            &seed(),
-            "rails",
-            &ImageValue::Placeholder("X".into()),
-            ("web", 80),
-            &[],
-        )
-        .unwrap_err();
+        let e = lb_error("web", 80);
         assert!(e.to_string().contains("containers: rails, nginx"), "{e}");
         assert!(
             render(

@@ -7,26 +7,30 @@ use std::process::Command;
 use common::{World, code, file, stderr};
 use serde_json::Value;
 
-#[test]
-fn renders_from_the_code_deploy_services_primary_task_set() {
-    let w = World::new("us-east-1");
-    let out = tempfile::tempdir().unwrap();
+/// `ecs-migrate render --cluster … --service SERVICE --container rails --out OUT`.
+fn render_service(w: &World, service: &str, out: &std::path::Path) -> std::process::Output {
     let cluster = w.s("cluster");
-    let o = w
-        .cmd()
+    w.cmd()
         .args([
             "render",
             "--cluster",
             &cluster,
             "--service",
-            "ass-staging-bg",
+            service,
             "--container",
             "rails",
             "--out",
         ])
-        .arg(out.path())
+        .arg(out)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn renders_from_the_code_deploy_services_primary_task_set() {
+    let w = World::new("us-east-1");
+    let out = tempfile::tempdir().unwrap();
+    let o = render_service(&w, "ass-staging-bg", out.path());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("load balancer nginx:80"),
@@ -55,21 +59,7 @@ fn renders_from_the_code_deploy_services_primary_task_set() {
     );
 
     // the service without a load balancer needs the flags
-    let o = w
-        .cmd()
-        .args([
-            "render",
-            "--cluster",
-            &cluster,
-            "--service",
-            "ass-staging",
-            "--container",
-            "rails",
-            "--out",
-        ])
-        .arg(out.path())
-        .output()
-        .unwrap();
+    let o = render_service(&w, "ass-staging", out.path());
     assert_eq!(code(&o), 2);
     assert!(
         stderr(&o).contains("--lb-container NAME --lb-port PORT"),
