@@ -1,6 +1,9 @@
 //! One `SdkConfig`, built once; the clients made from it are passed by reference.
 
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::cli::AwsArgs;
@@ -16,10 +19,18 @@ pub struct Clients {
 impl Clients {
     /// The SDK's standard chain (env, profile, SSO, CodeBuild/ECS container credentials),
     /// with --region/--profile/--endpoint-url on top. Throttling and 5xx are retried by the
-    /// SDK's standard retry mode (jittered exponential backoff).
+    /// SDK's standard retry mode (jittered exponential backoff). Every attempt and every
+    /// operation has a timeout, so no call can hang; the follow engine also races each call
+    /// against signals and the deadline.
     pub async fn load(args: &AwsArgs) -> Result<Self> {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .operation_attempt_timeout(Duration::from_secs(15))
+            .operation_timeout(Duration::from_secs(60))
+            .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(6));
+            .retry_config(RetryConfig::standard().with_max_attempts(6))
+            .timeout_config(timeouts);
         if let Some(region) = &args.region {
             loader = loader.region(Region::new(region.clone()));
         }

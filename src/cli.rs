@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::duration;
 use crate::exit::HELP_TABLE;
 
 #[derive(Debug, Parser)]
@@ -124,34 +125,46 @@ pub struct RunArgs {
         value_delimiter = ','
     )]
     pub tags: Vec<String>,
-    /// RunTask idempotency token (CodeBuild: the pipeline execution id); at most 64 characters.
+    /// RunTask idempotency token, at most 64 characters (default: a new UUID per run). The same
+    /// token and parameters within 24 h return the task already launched instead of a new one.
     #[arg(long, env = "ECS_MIGRATE_CLIENT_TOKEN")]
     pub client_token: Option<String>,
-    /// Run even if another ecs-migrate task of this family is running.
-    #[arg(long, env = "ECS_MIGRATE_ALLOW_CONCURRENT")]
+    /// Run even if another ecs-migrate task of this family is running (no claim check).
+    #[arg(long, env = "ECS_MIGRATE_ALLOW_CONCURRENT", conflicts_with = "attach")]
     pub allow_concurrent: bool,
+    /// When another migration of this family is running, follow it (its logs, its exit code)
+    /// instead of exiting 121. An abort never stops a migration we attached to.
+    #[arg(long, env = "ECS_MIGRATE_ATTACH")]
+    pub attach: bool,
     /// Run a container without awslogs (its output cannot be shown).
     #[arg(long, env = "ECS_MIGRATE_NO_LOGS")]
     pub no_logs: bool,
 
     /// Deadline for the whole run (e.g. 45m); then the task is stopped and the exit code is 124.
-    #[arg(long, env = "ECS_MIGRATE_TIMEOUT", value_parser = humantime::parse_duration)]
+    /// A deadline reached before RunTask launches nothing.
+    #[arg(long, env = "ECS_MIGRATE_TIMEOUT", value_parser = duration)]
     pub timeout: Option<Duration>,
     /// What a deadline, SIGINT or SIGTERM does to the running task.
     #[arg(long, env = "ECS_MIGRATE_ON_ABORT", default_value = "stop")]
     pub on_abort: OnAbort,
-    /// After the task stopped, keep reading logs until none arrived for this long.
-    #[arg(long, env = "ECS_MIGRATE_LOG_QUIET", default_value = "3s", value_parser = humantime::parse_duration)]
+    /// After the container exited, read the log until clean reads found nothing new for this long.
+    #[arg(long, env = "ECS_MIGRATE_LOG_QUIET", default_value = "2s", value_parser = duration)]
     pub log_quiet: Duration,
-    /// Upper bound on the log drain after the task stopped.
-    #[arg(long, env = "ECS_MIGRATE_LOG_DRAIN_MAX", default_value = "30s", value_parser = humantime::parse_duration)]
+    /// Upper bound on the log drain after the container exited (then logs_complete is false).
+    #[arg(long, env = "ECS_MIGRATE_LOG_DRAIN_MAX", default_value = "30s", value_parser = duration)]
     pub log_drain_max: Duration,
-    /// How often logs are read; DescribeTasks backs off from here (jittered) up to --poll-max.
-    #[arg(long, env = "ECS_MIGRATE_POLL_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    /// How often the log is read while the container runs.
+    #[arg(long, env = "ECS_MIGRATE_POLL_INTERVAL", default_value = "2s", value_parser = duration)]
     pub poll_interval: Duration,
-    /// Longest wait between two DescribeTasks calls.
-    #[arg(long, env = "ECS_MIGRATE_POLL_MAX", default_value = "15s", value_parser = humantime::parse_duration)]
+    /// How often DescribeTasks runs while the container runs.
+    #[arg(long, env = "ECS_MIGRATE_DESCRIBE_INTERVAL", default_value = "3s", value_parser = duration)]
+    pub describe_interval: Duration,
+    /// Longest wait between retries of a failing DescribeTasks (jittered backoff).
+    #[arg(long, env = "ECS_MIGRATE_POLL_MAX", default_value = "10s", value_parser = duration)]
     pub poll_max: Duration,
+    /// How long DescribeTasks may keep failing before ecs-migrate gives up on the task (exit 123).
+    #[arg(long, env = "ECS_MIGRATE_LOST_AFTER", default_value = "5m", value_parser = duration)]
+    pub lost_after: Duration,
 
     /// text: logs on stdout, summary on stderr. json: one JSON result on stdout, logs on stderr.
     #[arg(long, env = "ECS_MIGRATE_OUTPUT", default_value = "text")]

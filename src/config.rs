@@ -47,14 +47,40 @@ pub struct RunPlan {
     pub tags: Vec<(String, String)>,
     pub client_token: Option<String>,
     pub allow_concurrent: bool,
+    pub attach: bool,
     pub require_logs: bool,
     pub timeout: Option<Duration>,
     pub on_abort: OnAbort,
     pub log_quiet: Duration,
     pub log_drain_max: Duration,
     pub poll_interval: Duration,
+    pub describe_interval: Duration,
     pub poll_max: Duration,
+    pub lost_after: Duration,
+    /// After StopTask, how long to wait for the container to stop: ECS's longest stopTimeout
+    /// (120 s) plus a margin.
+    pub stop_grace: Duration,
     pub dry_run: bool,
+}
+
+/// The longest duration any flag takes: anything longer is a typo, and would overflow clocks.
+pub const DURATION_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The bounds of the polling flags.
+const POLL_MIN: Duration = Duration::from_millis(50);
+const POLL_CEILING: Duration = Duration::from_secs(300);
+const STOP_GRACE: Duration = Duration::from_secs(150);
+
+/// clap value parser: a humantime duration (`90s`, `45m`, `1h 30m`), at most 7 days.
+pub fn duration(text: &str) -> std::result::Result<Duration, String> {
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("{e} (expected e.g. 500ms, 30s, 45m, 2h)"))?;
+    if d > DURATION_MAX {
+        return Err(format!(
+            "{text} is longer than the maximum of {}",
+            humantime::format_duration(DURATION_MAX)
+        ));
+    }
+    Ok(d)
 }
 
 pub fn target(args: &TargetArgs, cluster_required: bool) -> Result<Target> {
@@ -121,10 +147,22 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
             );
         }
     }
-    if args.poll_interval.is_zero() || args.poll_max < args.poll_interval {
+    for (flag, d) in [
+        ("--poll-interval", args.poll_interval),
+        ("--describe-interval", args.describe_interval),
+        ("--poll-max", args.poll_max),
+    ] {
+        if !(POLL_MIN..=POLL_CEILING).contains(&d) {
+            return Err(Error::usage(format!("{flag} must be between 50ms and 5m")));
+        }
+    }
+    if args.poll_max < args.describe_interval {
         return Err(Error::usage(
-            "--poll-interval must be > 0 and not above --poll-max",
+            "--poll-max cannot be below --describe-interval",
         ));
+    }
+    if args.lost_after < args.poll_max {
+        return Err(Error::usage("--lost-after cannot be below --poll-max"));
     }
     if args.log_quiet > args.log_drain_max {
         return Err(Error::usage("--log-quiet cannot exceed --log-drain-max"));
@@ -166,13 +204,17 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
         tags,
         client_token: args.client_token.clone(),
         allow_concurrent: args.allow_concurrent,
+        attach: args.attach,
         require_logs: !args.no_logs,
         timeout: args.timeout,
         on_abort: args.on_abort,
         log_quiet: args.log_quiet,
         log_drain_max: args.log_drain_max,
         poll_interval: args.poll_interval,
+        describe_interval: args.describe_interval,
         poll_max: args.poll_max,
+        lost_after: args.lost_after,
+        stop_grace: STOP_GRACE,
         dry_run: args.dry_run,
     })
 }
@@ -226,7 +268,7 @@ mod tests {
         );
         assert_eq!(
             (p.log_quiet, p.log_drain_max),
-            (Duration::from_secs(3), Duration::from_secs(30))
+            (Duration::from_secs(2), Duration::from_secs(30))
         );
         assert_eq!(p.on_abort, OnAbort::Stop);
     }
@@ -276,6 +318,33 @@ mod tests {
             vec!["--cluster", "c", "--service", "s", "--tag", "novalue"],
             vec!["--cluster", "c", "--service", "s", "--tag", "aws:x=1"],
             vec!["--cluster", "c", "--service", "s", "--log-quiet", "40s"],
+            vec![
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--timeout",
+                "18000000000000000000s",
+            ],
+            vec![
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--poll-interval",
+                "18000000000000000000s",
+            ],
+            vec!["--cluster", "c", "--service", "s", "--timeout", "8d"],
+            vec!["--cluster", "c", "--service", "s", "--poll-interval", "0s"],
+            vec!["--cluster", "c", "--service", "s", "--poll-max", "1s"],
+            vec![
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--attach",
+                "--allow-concurrent",
+            ],
             vec!["nope", "--cluster", "c", "--service", "s"],
             vec!["--cluster", "c", "--service", "s", "--", "sh", "-c", &long],
         ] {

@@ -1,16 +1,26 @@
 //! One error type for the whole tool: a one-line message, a hint saying what to do, and the
-//! exit code it maps to.
+//! outcome (hence the exit code) it maps to.
+//!
+//! AWS errors are classified from the typed `SdkError` and `ProvideErrorMetadata::code()`,
+//! never from a debug string; the SDK's full error context is logged at debug level only.
 
 use std::fmt;
 
-use crate::exit;
+use aws_sdk_ecs::config::http::HttpResponse;
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+
+use crate::outcome::Outcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Bad flags or input files.
     Usage,
-    /// Anything that fails before the task runs: AWS errors, preflight, RunTask failures.
+    /// Anything that fails before a task is launched: AWS errors, preflight, RunTask failures.
     BeforeRun,
+    /// Another migration of the family is running.
+    Busy,
+    /// After launch: the task could not be followed or stopped.
+    AfterLaunch,
 }
 
 #[derive(Debug)]
@@ -18,45 +28,95 @@ pub struct Error {
     pub kind: Kind,
     pub message: String,
     pub hint: Option<String>,
+    /// For AWS errors: worth retrying (throttling, 5xx, timeouts, connection trouble).
+    pub transient: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Error codes AWS uses for throttling (compared whole, never as substrings).
+const THROTTLING: [&str; 6] = [
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottledException",
+];
+
 impl Error {
-    pub fn usage(message: impl Into<String>) -> Self {
+    fn new(kind: Kind, message: impl Into<String>) -> Self {
         Self {
-            kind: Kind::Usage,
+            kind,
             message: message.into(),
             hint: None,
+            transient: false,
         }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Kind::Usage, message)
     }
 
     pub fn before_run(message: impl Into<String>) -> Self {
-        Self {
-            kind: Kind::BeforeRun,
-            message: message.into(),
-            hint: None,
-        }
+        Self::new(Kind::BeforeRun, message)
+    }
+
+    pub fn busy(message: impl Into<String>) -> Self {
+        Self::new(Kind::Busy, message)
+    }
+
+    pub fn after_launch(message: impl Into<String>) -> Self {
+        Self::new(Kind::AfterLaunch, message)
     }
 
     /// An AWS call failed: says which call, with the service's code and message.
-    pub fn aws<E>(call: &str, err: E) -> Self
+    pub fn aws<E>(call: &str, err: SdkError<E, HttpResponse>) -> Self
     where
-        E: std::error::Error + 'static,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let detail = aws_sdk_ecs::error::DisplayErrorContext(&err).to_string();
-        let mut e = Self::before_run(format!("{call} failed: {detail}"));
-        if detail.contains("dispatch failure") || detail.contains("Connection refused") {
-            e.hint = Some("check the network, AWS_ENDPOINT_URL and --region".into());
-        } else if detail.contains("AccessDenied") || detail.contains("not authorized") {
-            e.hint = Some(format!(
-                "grant {call} to the caller (see docs/iam-policy.json)"
-            ));
-        } else if detail.contains("NoCredentials") || detail.contains("no credentials") {
-            e.hint = Some(
-                "configure AWS credentials (env, --profile, SSO or the CodeBuild role)".into(),
-            );
-        }
+        tracing::debug!(call, error = %aws_sdk_ecs::error::DisplayErrorContext(&err), "AWS error");
+        let code = err.code().map(String::from);
+        let (message, transient, hint) = match &err {
+            SdkError::ServiceError(ctx) => {
+                let code = code.clone().unwrap_or_else(|| "UnknownError".into());
+                let text = err.message().unwrap_or("no message");
+                let throttled = THROTTLING.contains(&code.as_str());
+                let server = ctx.raw().status().is_server_error();
+                let hint = match code.as_str() {
+                    "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => Some(
+                        format!("grant {call} to the caller (see docs/iam-policy.json)"),
+                    ),
+                    _ if throttled => Some("AWS is throttling this account: retry later".into()),
+                    _ => None,
+                };
+                (format!("{code}: {text}"), throttled || server, hint)
+            }
+            SdkError::TimeoutError(_) => (
+                "timed out".to_string(),
+                true,
+                Some("check the network, AWS_ENDPOINT_URL and --region".into()),
+            ),
+            SdkError::DispatchFailure(d) => (
+                if d.is_timeout() {
+                    "timed out connecting".to_string()
+                } else if d.is_io() {
+                    "cannot reach the endpoint".to_string()
+                } else {
+                    "the request could not be sent (credentials or endpoint)".to_string()
+                },
+                d.is_io() || d.is_timeout(),
+                Some(
+                    "check the network, AWS_ENDPOINT_URL, --region and the credentials (env, --profile, SSO or the CodeBuild role)"
+                        .into(),
+                ),
+            ),
+            SdkError::ResponseError(_) => ("unreadable response".to_string(), true, None),
+            _ => ("the request could not be built".to_string(), false, None),
+        };
+        let mut e = Self::before_run(format!("{call} failed: {message}"));
+        e.transient = transient;
+        e.hint = hint;
         e
     }
 
@@ -65,11 +125,17 @@ impl Error {
         self
     }
 
-    pub fn exit_code(&self) -> i32 {
+    pub fn outcome(&self) -> Outcome {
         match self.kind {
-            Kind::Usage => exit::USAGE,
-            Kind::BeforeRun => exit::LAUNCH_FAILED,
+            Kind::Usage => Outcome::UsageError,
+            Kind::BeforeRun => Outcome::LaunchFailed,
+            Kind::Busy => Outcome::Busy,
+            Kind::AfterLaunch => Outcome::LostTrack,
         }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        self.outcome().exit_code(None)
     }
 }
 
@@ -88,11 +154,14 @@ impl std::error::Error for Error {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit;
 
     #[test]
     fn kinds_map_to_documented_codes() {
         assert_eq!(Error::usage("x").exit_code(), exit::USAGE);
         assert_eq!(Error::before_run("x").exit_code(), exit::LAUNCH_FAILED);
+        assert_eq!(Error::busy("x").exit_code(), exit::BUSY);
+        assert_eq!(Error::after_launch("x").exit_code(), exit::LOST_TRACK);
     }
 
     #[test]

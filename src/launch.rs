@@ -25,7 +25,12 @@ pub struct RunTaskInput<'a> {
     pub placement: &'a Placement,
     pub started_by: &'a str,
     pub tags: &'a [(String, String)],
-    pub client_token: Option<&'a str>,
+    pub client_token: &'a str,
+}
+
+/// A fresh RunTask idempotency token (ECS allows up to 64 ASCII characters).
+pub fn new_client_token() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 pub fn request(input: &RunTaskInput<'_>) -> Value {
@@ -52,15 +57,28 @@ pub fn request(input: &RunTaskInput<'_>) -> Value {
             .map(|(k, v)| json!({"key": k, "value": v})),
     );
     req["tags"] = Value::Array(tags);
-    if let Some(t) = input.client_token {
-        req["clientToken"] = json!(t);
-    }
+    req["clientToken"] = json!(input.client_token);
     req
 }
 
-/// Launches the task; `failures[]` in the response is an error naming each reason.
-pub async fn run(ecs: &aws_sdk_ecs::Client, request: &Value) -> Result<aws_sdk_ecs::types::Task> {
-    let out = rawjson::run_task(ecs, request).await?;
+/// Launches the task; `failures[]` in the response is an error naming each reason. When the
+/// call fails in a way that may have created a task, the error says how to find it.
+pub async fn run(
+    ecs: &aws_sdk_ecs::Client,
+    request: &Value,
+    cluster: &str,
+    started_by: &str,
+) -> Result<aws_sdk_ecs::types::Task> {
+    let out = rawjson::run_task(ecs, request).await.map_err(|e| {
+        if e.transient {
+            e.with_hint(format!(
+                "a task may have been created: aws ecs list-tasks --cluster {cluster} --started-by {started_by}; rerun with --client-token {} to get it back",
+                request["clientToken"].as_str().unwrap_or_default()
+            ))
+        } else {
+            e
+        }
+    })?;
     if let Some(task) = out.tasks().first() {
         return Ok(task.clone());
     }
@@ -123,7 +141,7 @@ mod tests {
             placement: &placement,
             started_by: &started_by("ass-task-def-staging-migrate"),
             tags: &[("team".into(), "web".into())],
-            client_token: Some("exec-1"),
+            client_token: "exec-1",
         });
         assert_eq!(req["startedBy"], "ecs-migrate/ass-task-def-staging-migrate");
         assert_eq!(
@@ -134,5 +152,8 @@ mod tests {
         assert_eq!(req["clientToken"], "exec-1");
         assert_eq!(req["tags"].as_array().unwrap().len(), 3);
         assert_eq!(started_by(&"f".repeat(300)).len(), STARTED_BY_MAX);
+        let token = new_client_token();
+        assert!(token.len() <= 64 && token.is_ascii());
+        assert_ne!(token, new_client_token());
     }
 }

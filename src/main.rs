@@ -1,4 +1,4 @@
-//! ecs-migrate: parse → validate → run → exit with the container's code.
+//! ecs-migrate: parse → validate → run → exit with the code the outcome decides.
 
 mod aws;
 mod cli;
@@ -6,9 +6,9 @@ mod config;
 mod error;
 mod exit;
 mod follow;
+mod guard;
 mod image;
 mod launch;
-mod logs;
 mod network;
 mod outcome;
 mod output;
@@ -17,16 +17,20 @@ mod preflight;
 mod rawjson;
 mod render;
 mod report;
+mod resolve;
 mod run;
 mod signals;
 mod taskdef;
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use clap::Parser;
 
-use crate::cli::{Cli, Command, OutputFormat};
-use crate::outcome::Outcome;
+use crate::cli::{Cli, Command, OutputFormat, RunArgs};
 use crate::output::Output;
 use crate::report::Report;
+use crate::run::Ran;
+use crate::signals::Aborts;
 
 fn main() {
     let cli = Cli::parse();
@@ -39,7 +43,18 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let code = runtime.block_on(async_main(cli));
+    let code = match catch_unwind(AssertUnwindSafe(|| runtime.block_on(async_main(cli)))) {
+        Ok(code) => code,
+        // a panic after launch must not orphan the task
+        Err(_) => match runtime.block_on(guard::stop_after_panic()) {
+            Some(lines) => {
+                let out = Output::new(OutputFormat::Text);
+                lines.iter().for_each(|l| out.warn(l));
+                exit::LOST_TRACK
+            }
+            None => exit::LAUNCH_FAILED,
+        },
+    };
     std::process::exit(code);
 }
 
@@ -53,35 +68,7 @@ fn exit_now() -> ! {
 
 async fn async_main(cli: Cli) -> i32 {
     match cli.command {
-        Command::Run(args) => {
-            let out = Output::new(args.output);
-            let mut report = Report::default();
-            let result = async {
-                let plan = config::run_plan(&args)?;
-                let mut signals = signals::listen(exit_now).map_err(|e| {
-                    error::Error::before_run(format!("cannot install signal handlers: {e}"))
-                })?;
-                run::run(&plan, &args.aws, &out, &mut signals, &mut report).await
-            }
-            .await;
-            match result {
-                Ok(Some(())) => {
-                    out.report(&report);
-                    report.process_exit_code
-                }
-                Ok(None) => exit::SUCCESS,
-                Err(e) => {
-                    out.error(&e);
-                    if args.output == OutputFormat::Json {
-                        report.outcome = Some(Outcome::LaunchFailed);
-                        report.process_exit_code = e.exit_code();
-                        report.error = Some(e.to_string());
-                        out.report(&report);
-                    }
-                    e.exit_code()
-                }
-            }
-        }
+        Command::Run(args) => run_command(&args).await,
         Command::Render(args) => {
             let out = Output::new(OutputFormat::Text);
             match render::command(&args, &out).await {
@@ -93,4 +80,34 @@ async fn async_main(cli: Cli) -> i32 {
             }
         }
     }
+}
+
+async fn run_command(args: &RunArgs) -> i32 {
+    let out = Output::new(args.output);
+    let ran = match config::run_plan(args) {
+        Err(e) => failed(e),
+        Ok(plan) => match signals::listen(exit_now) {
+            Err(e) => failed(error::Error::before_run(format!(
+                "cannot install signal handlers: {e}"
+            ))),
+            Ok(rx) => {
+                let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
+                let mut aborts = Aborts::new(rx, deadline);
+                run::run(&plan, &args.aws, &out, &mut aborts).await
+            }
+        },
+    };
+    match ran {
+        Ran::DryRun => exit::SUCCESS,
+        Ran::Report(report) => {
+            out.report(&report);
+            report.process_exit_code()
+        }
+    }
+}
+
+fn failed(e: error::Error) -> Ran {
+    let mut report = Report::default();
+    report.fail(&e);
+    Ran::Report(Box::new(report))
 }

@@ -1,4 +1,6 @@
-//! From a stopped task to a verdict and an exit code (pure).
+//! From how a run ended to one `Outcome`, and from the outcome to the process exit code
+//! (pure). This is the only place an exit code is decided, so the JSON `outcome` and the exit
+//! code cannot disagree.
 
 use serde::Serialize;
 
@@ -10,9 +12,50 @@ pub enum Outcome {
     Succeeded,
     Failed,
     NotStarted,
+    NoExitCode,
     TimedOut,
     Interrupted,
+    Busy,
+    LostTrack,
     LaunchFailed,
+    UsageError,
+}
+
+impl Outcome {
+    /// The process exit code; `container` is the target container's exit code, if any.
+    pub fn exit_code(self, container: Option<i32>) -> i32 {
+        match self {
+            Outcome::Succeeded => exit::SUCCESS,
+            // a failure is never 0, whatever the container said
+            Outcome::Failed => match container.map(exit::from_container) {
+                Some(0) | None => 1,
+                Some(code) => code,
+            },
+            Outcome::NotStarted => exit::NOT_STARTED,
+            Outcome::NoExitCode => exit::NO_EXIT_CODE,
+            Outcome::TimedOut => exit::TIMED_OUT,
+            Outcome::Interrupted => exit::INTERRUPTED,
+            Outcome::Busy => exit::BUSY,
+            Outcome::LostTrack => exit::LOST_TRACK,
+            Outcome::LaunchFailed => exit::LAUNCH_FAILED,
+            Outcome::UsageError => exit::USAGE,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::NotStarted => "not_started",
+            Outcome::NoExitCode => "no_exit_code",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Busy => "busy",
+            Outcome::LostTrack => "lost_track",
+            Outcome::LaunchFailed => "launch_failed",
+            Outcome::UsageError => "usage_error",
+        }
+    }
 }
 
 /// Why the run was cut short.
@@ -22,44 +65,44 @@ pub enum Abort {
     Signal,
 }
 
-/// What DescribeTasks said about the stopped task and its target container.
+/// How following the task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The target container exited, or the task stopped.
+    Exited,
+    /// A deadline or signal cut the run short (the task was stopped or detached).
+    Aborted(Abort),
+    /// Another migration of the family won the claim; ours was stopped.
+    LostClaim,
+    /// DescribeTasks kept failing, or StopTask was refused.
+    LostTrack,
+}
+
+/// What DescribeTasks said about the task and its target container.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoppedTask {
     pub stop_code: Option<String>,
     pub stopped_reason: Option<String>,
     pub exit_code: Option<i32>,
     pub container_reason: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Verdict {
-    pub outcome: Outcome,
-    pub exit_code: i32,
+    /// The task reached RUNNING (`startedAt`): its container ran, even without an exit code.
+    pub started: bool,
 }
 
 /// An abort always wins (the container's code after StopTask is SIGTERM's, not the
-/// migration's); otherwise the target container's exit code, and a missing one is never success.
-pub fn judge(task: &StoppedTask, abort: Option<Abort>) -> Verdict {
-    match (abort, task.exit_code) {
-        (Some(Abort::Deadline), _) => Verdict {
-            outcome: Outcome::TimedOut,
-            exit_code: exit::TIMED_OUT,
-        },
-        (Some(Abort::Signal), _) => Verdict {
-            outcome: Outcome::Interrupted,
-            exit_code: exit::INTERRUPTED,
-        },
-        (None, Some(0)) => Verdict {
-            outcome: Outcome::Succeeded,
-            exit_code: exit::SUCCESS,
-        },
-        (None, Some(code)) => Verdict {
-            outcome: Outcome::Failed,
-            exit_code: exit::from_container(code),
-        },
-        (None, None) => Verdict {
-            outcome: Outcome::NotStarted,
-            exit_code: exit::NOT_STARTED,
+/// migration's); otherwise the target container's exit code. A missing exit code is never
+/// success: "never ran" when the task never started, else "no exit code" (Spot, host loss).
+pub fn judge(task: &StoppedTask, ending: Ending) -> Outcome {
+    match ending {
+        Ending::Aborted(Abort::Deadline) => Outcome::TimedOut,
+        Ending::Aborted(Abort::Signal) => Outcome::Interrupted,
+        Ending::LostClaim => Outcome::Busy,
+        Ending::LostTrack => Outcome::LostTrack,
+        Ending::Exited => match task.exit_code {
+            Some(0) => Outcome::Succeeded,
+            Some(_) => Outcome::Failed,
+            None if task.started => Outcome::NoExitCode,
+            None => Outcome::NotStarted,
         },
     }
 }
@@ -80,61 +123,106 @@ pub fn rails_version<'a>(line: &'a str, word: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
 
-    fn stopped(code: Option<i32>) -> StoppedTask {
+    const ALL: [Outcome; 10] = [
+        Outcome::Succeeded,
+        Outcome::Failed,
+        Outcome::NotStarted,
+        Outcome::NoExitCode,
+        Outcome::TimedOut,
+        Outcome::Interrupted,
+        Outcome::Busy,
+        Outcome::LostTrack,
+        Outcome::LaunchFailed,
+        Outcome::UsageError,
+    ];
+
+    fn stopped(code: Option<i32>, started: bool) -> StoppedTask {
         StoppedTask {
             exit_code: code,
             stop_code: Some("EssentialContainerExited".into()),
+            started,
             ..Default::default()
         }
+    }
+
+    fn code_of(task: &StoppedTask, ending: Ending) -> i32 {
+        judge(task, ending).exit_code(task.exit_code)
     }
 
     #[test]
     fn container_code_is_the_verdict() {
         assert_eq!(
-            judge(&stopped(Some(0)), None),
-            Verdict {
-                outcome: Outcome::Succeeded,
-                exit_code: 0
-            }
+            judge(&stopped(Some(0), true), Ending::Exited),
+            Outcome::Succeeded
         );
+        assert_eq!(code_of(&stopped(Some(0), true), Ending::Exited), 0);
         assert_eq!(
-            judge(&stopped(Some(3)), None),
-            Verdict {
-                outcome: Outcome::Failed,
-                exit_code: 3
-            }
+            judge(&stopped(Some(3), true), Ending::Exited),
+            Outcome::Failed
         );
-        assert_eq!(judge(&stopped(Some(137)), None).exit_code, 137);
-        assert_eq!(judge(&stopped(Some(300)), None).exit_code, 1);
+        assert_eq!(code_of(&stopped(Some(3), true), Ending::Exited), 3);
+        assert_eq!(code_of(&stopped(Some(137), true), Ending::Exited), 137);
+        assert_eq!(code_of(&stopped(Some(300), true), Ending::Exited), 1);
+        assert_eq!(code_of(&stopped(Some(256), true), Ending::Exited), 1);
     }
 
     #[test]
-    fn missing_exit_code_is_never_success() {
-        let t = StoppedTask {
+    fn missing_exit_code_is_never_success_and_never_ran_only_when_not_started() {
+        let pull = StoppedTask {
             stop_code: Some("TaskFailedToStart".into()),
             stopped_reason: Some("CannotPullContainerError: not found".into()),
             ..Default::default()
         };
-        assert_eq!(
-            judge(&t, None),
-            Verdict {
-                outcome: Outcome::NotStarted,
-                exit_code: 126
-            }
-        );
+        assert_eq!(judge(&pull, Ending::Exited), Outcome::NotStarted);
+        assert_eq!(code_of(&pull, Ending::Exited), 126);
+        // a stop code the SDK does not know yet, after the container ran
+        let lost = StoppedTask {
+            stop_code: Some("InfrastructureHealth".into()),
+            started: true,
+            ..Default::default()
+        };
+        assert_eq!(judge(&lost, Ending::Exited), Outcome::NoExitCode);
+        assert_eq!(code_of(&lost, Ending::Exited), 122);
     }
 
     #[test]
-    fn aborts_win_over_the_container_code() {
+    fn aborts_and_lost_states_win_over_the_container_code() {
+        let t = stopped(Some(143), true);
+        assert_eq!(code_of(&t, Ending::Aborted(Abort::Signal)), 130);
         assert_eq!(
-            judge(&stopped(Some(143)), Some(Abort::Signal)).exit_code,
-            130
+            code_of(&stopped(Some(0), true), Ending::Aborted(Abort::Deadline)),
+            124
         );
         assert_eq!(
-            judge(&stopped(Some(0)), Some(Abort::Deadline)).outcome,
-            Outcome::TimedOut
+            code_of(&stopped(None, false), Ending::Aborted(Abort::Deadline)),
+            124
         );
-        assert_eq!(judge(&stopped(None), Some(Abort::Deadline)).exit_code, 124);
+        assert_eq!(code_of(&stopped(Some(0), true), Ending::LostTrack), 123);
+        assert_eq!(code_of(&stopped(None, false), Ending::LostClaim), 121);
+    }
+
+    #[test]
+    fn every_outcome_has_its_own_code_and_only_success_is_zero() {
+        let mut codes: Vec<i32> = ALL.iter().map(|o| o.exit_code(Some(7))).collect();
+        assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1);
+        assert_eq!(
+            Outcome::Failed.exit_code(Some(0)),
+            1,
+            "a failure is never 0"
+        );
+        assert_eq!(Outcome::Failed.exit_code(None), 1);
+        codes.retain(|c| *c != 7);
+        let n = codes.len();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), n, "reserved codes are distinct");
+    }
+
+    #[test]
+    fn outcomes_serialise_as_their_names() {
+        for o in ALL {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.name());
+        }
     }
 
     #[test]
@@ -154,37 +242,5 @@ mod tests {
             Some("20240101000000")
         );
         assert_eq!(rails_version("-- create_table(:users)", "migrated"), None);
-    }
-
-    #[test]
-    fn outcomes_serialise_as_documented() {
-        let names: Vec<String> = [
-            Outcome::Succeeded,
-            Outcome::Failed,
-            Outcome::NotStarted,
-            Outcome::TimedOut,
-            Outcome::Interrupted,
-            Outcome::LaunchFailed,
-        ]
-        .iter()
-        .map(|o| {
-            serde_json::to_value(o)
-                .unwrap()
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-        assert_eq!(
-            names,
-            [
-                "succeeded",
-                "failed",
-                "not_started",
-                "timed_out",
-                "interrupted",
-                "launch_failed"
-            ]
-        );
     }
 }

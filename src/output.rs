@@ -58,10 +58,15 @@ impl Output {
         let _ = out.flush();
     }
 
-    /// The final result: JSON on stdout, or the summary on stderr.
+    /// The final result: JSON on stdout, or the summary on stderr. In text mode an error
+    /// before anything was launched is just its one line.
     pub fn report(&self, report: &Report) {
+        if let Some(e) = &report.error {
+            let _ = writeln!(std::io::stderr().lock(), "ecs-migrate: error: {e}");
+        }
         match self.format {
-            OutputFormat::Json => self.json(&serde_json::to_value(report).unwrap_or_default()),
+            OutputFormat::Json => self.json(&report.to_json()),
+            OutputFormat::Text if report.task_arn.is_none() && report.error.is_some() => {}
             OutputFormat::Text => {
                 let mut err = std::io::stderr().lock();
                 for line in report.summary_lines() {

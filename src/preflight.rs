@@ -120,12 +120,12 @@ pub async fn check_secrets(
     Ok(checked)
 }
 
-/// Refuses when a task started by this runner for this family is still running.
-pub async fn check_concurrency(
+/// A task started by this runner for this family that is still running, if any.
+pub async fn running_migration(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     started_by: &str,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let out = ecs
         .list_tasks()
         .cluster(cluster)
@@ -134,13 +134,7 @@ pub async fn check_concurrency(
         .send()
         .await
         .map_err(|e| Error::aws("ecs:ListTasks", e))?;
-    if let Some(arn) = out.task_arns().first() {
-        return Err(Error::before_run(format!(
-            "preflight: another migration is running: {arn} (startedBy {started_by})"
-        ))
-        .with_hint("wait for it, stop it, or pass --allow-concurrent"));
-    }
-    Ok(())
+    Ok(out.task_arns().first().cloned())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_ecs::config::http::HttpRequest;
 use aws_sdk_ecs::config::interceptors::AfterDeserializationInterceptorContextRef;
 use aws_sdk_ecs::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::TaskDefinitionField;
 use aws_smithy_types::body::SdkBody;
 use serde_json::Value;
@@ -78,6 +79,30 @@ pub async fn describe_task_definition(ecs: &aws_sdk_ecs::Client, td: &str) -> Re
     Described::from_json(capture.json("DescribeTaskDefinition")?)
 }
 
+/// The family's latest revision, or None when the family does not exist yet (ECS answers
+/// `ClientException` for an unknown family).
+pub async fn latest_task_definition(
+    ecs: &aws_sdk_ecs::Client,
+    family: &str,
+) -> Result<Option<Described>> {
+    let capture = CaptureBody::default();
+    let result = ecs
+        .describe_task_definition()
+        .task_definition(family)
+        .include(TaskDefinitionField::Tags)
+        .customize()
+        .interceptor(capture.clone())
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(Some(Described::from_json(
+            capture.json("DescribeTaskDefinition")?,
+        )?)),
+        Err(e) if e.code() == Some("ClientException") => Ok(None),
+        Err(e) => Err(Error::aws("ecs:DescribeTaskDefinition", e)),
+    }
+}
+
 /// RegisterTaskDefinition with our JSON as the body; returns the registered definition.
 pub async fn register_task_definition(
     ecs: &aws_sdk_ecs::Client,
@@ -96,7 +121,8 @@ pub async fn register_task_definition(
     Described::from_json(capture.json("RegisterTaskDefinition")?)
 }
 
-/// RunTask with our JSON as the body.
+/// RunTask with our JSON as the body. The body carries `clientToken`, and the SDK's retries
+/// resend this same body, so a retried call cannot launch a second task.
 pub async fn run_task(
     ecs: &aws_sdk_ecs::Client,
     request: &Value,

@@ -15,7 +15,7 @@ use crate::cli::RenderArgs;
 use crate::config::{self, Source};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::run;
+use crate::resolve;
 use crate::taskdef::Described;
 
 /// AppSpec lifecycle hooks for ECS, in the order CodeDeploy runs them.
@@ -170,7 +170,7 @@ pub async fn command(args: &RenderArgs, out: &Output) -> Result<()> {
         Some(Clients::load(&args.aws).await?)
     };
     let resolved =
-        run::resolve(clients.as_ref(), target.cluster.as_deref(), &target.source).await?;
+        resolve::resolve(clients.as_ref(), target.cluster.as_deref(), &target.source).await?;
     let described = &resolved.described;
     let container = described.pick_container(target.container.as_deref())?;
     let lb = match (&args.lb_container, args.lb_port) {

@@ -1,15 +1,25 @@
 //! The result of a run: the JSON document of `--output json` and the text summary (pure).
+//! The process exit code is derived from `outcome` here and nowhere else, so the two cannot
+//! disagree.
 
 use serde::Serialize;
+use serde_json::Value;
 
+use crate::error::Error;
+use crate::exit;
 use crate::outcome::Outcome;
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Report {
     pub outcome: Option<Outcome>,
+    /// The target container's exit code.
     pub exit_code: Option<i32>,
-    pub process_exit_code: i32,
     pub task_arn: Option<String>,
+    /// True when this run followed another run's migration (`--attach`).
+    pub attached: bool,
+    /// The task of another migration of this family that was running.
+    pub other_task_arn: Option<String>,
+    pub client_token: Option<String>,
     pub task_definition_arn: Option<String>,
     pub task_definition_registered: bool,
     pub cluster: String,
@@ -26,6 +36,8 @@ pub struct Report {
     pub log_group: Option<String>,
     pub log_stream: Option<String>,
     pub log_lines: u64,
+    /// False when the log drain ended without a clean quiet window (or never ran).
+    pub logs_complete: bool,
     pub migrated_versions: Vec<String>,
     pub reverted_versions: Vec<String>,
     pub console_url: Option<String>,
@@ -33,6 +45,8 @@ pub struct Report {
     pub detached: bool,
     pub warnings: Vec<String>,
     pub error: Option<String>,
+    /// When the task may still be running and ecs-migrate could not stop it.
+    pub stop_command: Option<String>,
 }
 
 /// ECS console page of a task.
@@ -64,26 +78,44 @@ pub fn log_console_url(region: &str, group: &str, stream: &str) -> String {
 }
 
 impl Report {
+    /// The process exit code: derived from the outcome, in one place.
+    pub fn process_exit_code(&self) -> i32 {
+        self.outcome
+            .map_or(exit::LAUNCH_FAILED, |o| o.exit_code(self.exit_code))
+    }
+
+    /// Records an error as the result.
+    pub fn fail(&mut self, e: &Error) {
+        self.outcome = Some(e.outcome());
+        self.error = Some(e.to_string());
+    }
+
+    /// The `--output json` document.
+    pub fn to_json(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(map) = v.as_object_mut() {
+            map.insert("process_exit_code".into(), self.process_exit_code().into());
+        }
+        v
+    }
+
     /// The human summary (stderr).
     pub fn summary_lines(&self) -> Vec<String> {
         let mut out = vec![];
-        let outcome = self.outcome.map(|o| {
-            serde_json::to_value(o)
-                .unwrap()
-                .as_str()
-                .unwrap_or("")
-                .to_string()
-        });
         out.push(format!(
             "result: {} (exit {}){}",
-            outcome.unwrap_or_else(|| "unknown".into()),
-            self.process_exit_code,
+            self.outcome.map_or("unknown", Outcome::name),
+            self.process_exit_code(),
             self.exit_code
                 .map(|c| format!(", container exit code {c}"))
                 .unwrap_or_else(|| ", no container exit code".into())
         ));
         if let Some(arn) = &self.task_arn {
-            out.push(format!("task: {arn}"));
+            let how = if self.attached { " (attached)" } else { "" };
+            out.push(format!("task: {arn}{how}"));
+        }
+        if let Some(arn) = &self.other_task_arn {
+            out.push(format!("running migration: {arn}"));
         }
         if let Some(td) = &self.task_definition_arn {
             out.push(format!("task definition: {td}"));
@@ -110,7 +142,15 @@ impl Report {
             out.push(format!("console: {u}"));
         }
         if let Some(u) = &self.log_console_url {
-            out.push(format!("logs: {u} ({} lines)", self.log_lines));
+            let partial = if self.logs_complete {
+                ""
+            } else {
+                ", may be incomplete"
+            };
+            out.push(format!("logs: {u} ({} lines{partial})", self.log_lines));
+        }
+        if let Some(c) = &self.stop_command {
+            out.push(format!("the task may still be running; stop it with: {c}"));
         }
         out
     }
@@ -143,7 +183,7 @@ mod tests {
             exit_code: Some(1),
             ..Default::default()
         };
-        let v = serde_json::to_value(&r).unwrap();
+        let v = r.to_json();
         for key in [
             "task_arn",
             "task_definition_arn",
@@ -162,10 +202,13 @@ mod tests {
             "log_lines",
             "migrated_versions",
             "console_url",
+            "logs_complete",
+            "process_exit_code",
         ] {
             assert!(v.get(key).is_some(), "{key}");
         }
         assert_eq!(v["outcome"], "failed");
-        assert!(r.summary_lines()[0].starts_with("result: failed (exit 0), container exit code 1"));
+        assert_eq!(v["process_exit_code"], 1);
+        assert!(r.summary_lines()[0].starts_with("result: failed (exit 1), container exit code 1"));
     }
 }

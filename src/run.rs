@@ -1,84 +1,112 @@
-//! `ecs-migrate run`, step by step: resolve → derive → preflight → register → launch →
-//! follow → verdict. See docs/ARCHITECTURE.md.
+//! `ecs-migrate run`, step by step: prepare (resolve → derive → preflight → register) →
+//! launch → follow (the claim is checked until the container runs) → verdict.
+//! See docs/ARCHITECTURE.md and docs/reliability.md.
 
-use std::time::Instant;
-
-use aws_smithy_types::date_time::Format;
 use serde_json::{Value, json};
 
 use crate::aws::Clients;
-use crate::cli::AwsArgs;
+use crate::cli::{AwsArgs, OnAbort};
 use crate::config::{RunPlan, Source};
 use crate::error::{Error, Result};
-use crate::follow::Follow;
+use crate::follow::machine::Settings;
+use crate::follow::seam::Sdk;
+use crate::follow::{self, Followed};
+use crate::guard;
 use crate::launch::{self, RunTaskInput};
-use crate::logs::LogFollower;
-use crate::network::{self, ServiceContext};
-use crate::outcome::{self, Outcome};
+use crate::network::{self, Placement};
+use crate::outcome::{self, Abort, Ending, Outcome, rails_version};
 use crate::output::Output;
-use crate::preflight;
+use crate::preflight::{self, LogTarget};
 use crate::rawjson;
 use crate::report::{self, Report};
-use crate::signals;
-use crate::taskdef::{self, Described};
+use crate::resolve::resolve;
+use crate::signals::{AbortEvent, Aborts};
+use crate::taskdef;
 
-/// The source task definition and, for a service, its live context.
-pub struct Resolved {
-    pub described: Described,
-    pub service: Option<ServiceContext>,
+/// What a run ended with: a dry run's plan was printed, or a result to report.
+pub enum Ran {
+    DryRun,
+    Report(Box<Report>),
 }
 
-/// Reads the source task definition: live from the service (PRIMARY task set first), a
-/// registered revision, or a file.
-pub async fn resolve(
-    clients: Option<&Clients>,
-    cluster: Option<&str>,
-    source: &Source,
-) -> Result<Resolved> {
-    match (source, clients) {
-        (Source::File { path }, _) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::usage(format!(
-                    "cannot read task definition file {}: {e}",
-                    path.display()
-                ))
-            })?;
-            let doc: Value = serde_json::from_str(&text)
-                .map_err(|e| Error::usage(format!("{} is not JSON: {e}", path.display())))?;
-            Ok(Resolved {
-                described: Described::from_json(doc)?,
-                service: None,
-            })
+/// Everything known once the migration task definition is registered: ready to launch.
+struct Prepared {
+    clients: Clients,
+    cluster: String,
+    container: String,
+    started_by: String,
+    request: Value,
+    log_target: Option<LogTarget>,
+    /// A migration of the family already running (found by the preflight).
+    running: Option<String>,
+}
+
+pub async fn run(plan: &RunPlan, aws: &AwsArgs, out: &Output, aborts: &mut Aborts) -> Ran {
+    let mut report = Report::default();
+    match steps(plan, aws, out, aborts, &mut report).await {
+        Ok(None) => Ran::DryRun,
+        Ok(Some(())) => Ran::Report(Box::new(report)),
+        Err(e) => {
+            report.fail(&e);
+            Ran::Report(Box::new(report))
         }
-        (Source::Service { service }, Some(c)) => {
-            let ctx =
-                network::resolve_service(&c.ecs, cluster.unwrap_or_default(), service).await?;
-            let described = rawjson::describe_task_definition(&c.ecs, &ctx.task_definition).await?;
-            Ok(Resolved {
-                described,
-                service: Some(ctx),
-            })
-        }
-        (Source::TaskDefinition { task_definition }, Some(c)) => {
-            let described = rawjson::describe_task_definition(&c.ecs, task_definition).await?;
-            Ok(Resolved {
-                described,
-                service: None,
-            })
-        }
-        (_, None) => Err(Error::usage("this source needs AWS access")),
     }
 }
 
-/// Returns the report, or None for a dry run (whose plan was printed).
-pub async fn run(
+async fn steps(
     plan: &RunPlan,
     aws: &AwsArgs,
     out: &Output,
-    signals: &mut signals::Receiver,
+    aborts: &mut Aborts,
     report: &mut Report,
 ) -> Result<Option<()>> {
-    let started = Instant::now();
+    // 1-4. Resolve, derive, preflight, register: nothing runs yet, so an abort simply ends.
+    let prepared = match aborts.race(prepare(plan, aws, out, report)).await {
+        Ok(p) => p?,
+        Err(ev) => return Ok(Some(not_launched(ev, out, report))),
+    };
+    let Some(p) = prepared else {
+        return Ok(None);
+    };
+    if let Some(arn) = &p.running {
+        return busy_or_attach(plan, &p, arn, aborts, out, report).await;
+    }
+    if let Some(ev) = aborts.ready() {
+        return Ok(Some(not_launched(ev, out, report)));
+    }
+
+    // 5. Launch (not raced: its answer is the ARN an abort needs; bounded by SDK timeouts)
+    let task_arn = launch_task(&p, out, report).await?;
+    guard::launched(
+        &p.clients.ecs,
+        &p.cluster,
+        &task_arn,
+        plan.on_abort == OnAbort::Stop,
+    );
+
+    // 6. Follow: claim, logs, abort, verdict
+    let followed = follow_task(plan, &p, &task_arn, true, aborts, out, report).await;
+    guard::clear();
+    if let Some(winner) = followed.winner.clone() {
+        report.other_task_arn = Some(winner.arn.clone());
+        if plan.attach {
+            out.progress(format!("attaching to {}", winner.arn));
+            return attach(plan, &p, &winner.arn, aborts, out, report).await;
+        }
+    }
+
+    // 7. Verdict
+    verdict(&p, &task_arn, followed, out, report);
+    Ok(Some(()))
+}
+
+/// Steps 1-4. Returns None for a dry run (whose plan was printed).
+async fn prepare(
+    plan: &RunPlan,
+    aws: &AwsArgs,
+    out: &Output,
+    report: &mut Report,
+) -> Result<Option<Prepared>> {
     let offline = plan.dry_run && matches!(plan.target.source, Source::File { .. });
     let clients = if offline {
         None
@@ -100,8 +128,7 @@ pub async fn run(
             ctx.service, ctx.task_definition
         ));
         for w in &ctx.warnings {
-            out.warn(w);
-            report.warnings.push(w.clone());
+            warn(out, report, w.clone());
         }
     }
     let described = &resolved.described;
@@ -117,14 +144,16 @@ pub async fn run(
         .map(ToString::to_string)
         .or_else(|| source_container["image"].as_str().map(String::from));
     if plan.target.image.is_none() {
-        let w = format!(
-            "no --image/--image-detail: running the image the task definition has now ({}), which may lack the new migrations",
-            image.as_deref().unwrap_or("none")
+        warn(
+            out,
+            report,
+            format!(
+                "no --image/--image-detail: running the image the task definition has now ({}), which may lack the new migrations",
+                image.as_deref().unwrap_or("none")
+            ),
         );
-        out.warn(&w);
-        report.warnings.push(w);
     }
-    report.image = image.clone();
+    report.image = image;
     report.preset = plan.overrides.preset.clone();
     report.command = plan.overrides.command.clone();
 
@@ -146,49 +175,78 @@ pub async fn run(
         taskdef::derive_migration(described, &container, plan.target.image.as_ref(), &family)?;
     let options = &desired["containerDefinitions"][0]["logConfiguration"]["options"];
     if log_target.is_some() && options["mode"] != "blocking" {
-        let w = format!(
-            "awslogs mode is {}: lines are dropped when its buffer fills, so the log may be incomplete",
-            options["mode"]
+        warn(
+            out,
+            report,
+            format!(
+                "awslogs mode is {}: lines are dropped when its buffer fills, so the log may be incomplete",
+                options["mode"]
+            ),
         );
-        out.warn(&w);
-        report.warnings.push(w);
     }
-    let network_mode = desired["networkMode"].as_str();
-    let placement = network::placement(resolved.service.as_ref(), &plan.network, network_mode)?;
+    let placement = network::placement(
+        resolved.service.as_ref(),
+        &plan.network,
+        desired["networkMode"].as_str(),
+    )?;
     for w in &placement.warnings {
-        out.warn(w);
-        report.warnings.push(w.clone());
+        warn(out, report, w.clone());
     }
     let started_by = launch::started_by(&family);
+    let token = plan
+        .client_token
+        .clone()
+        .unwrap_or_else(launch::new_client_token);
+    report.client_token = Some(token.clone());
+    let request_for = |task_definition: &str| {
+        run_task_request(
+            plan,
+            cluster,
+            task_definition,
+            &container,
+            &placement,
+            &started_by,
+            &token,
+        )
+    };
 
     if plan.dry_run {
-        let request = launch::request(&RunTaskInput {
-            cluster,
-            task_definition: &family,
-            container: &container,
-            overrides: &plan.overrides,
-            placement: &placement,
-            started_by: &started_by,
-            tags: &plan.tags,
-            client_token: plan.client_token.as_deref(),
-        });
+        let request = request_for(&family);
         out.json(&json!({ "taskDefinition": desired, "runTask": request }));
         return Ok(None);
     }
     let clients = clients.expect("online run has clients");
-    let cluster = cluster.expect("config requires --cluster for a run");
+    let cluster = cluster
+        .expect("config requires --cluster for a run")
+        .to_string();
 
     // 3. Preflight
     let (ssm, unchecked) = preflight::secret_sources(&source_container);
     let checked = preflight::check_secrets(&clients, &ssm).await?;
     out.progress(format!("preflight: {checked} SSM secret(s) exist"));
     for s in unchecked {
-        let w = format!("secret {s} is not in SSM Parameter Store and was not checked");
-        out.warn(&w);
-        report.warnings.push(w);
+        warn(
+            out,
+            report,
+            format!("secret {s} is not in SSM Parameter Store and was not checked"),
+        );
     }
-    if !plan.allow_concurrent {
-        preflight::check_concurrency(&clients.ecs, cluster, &started_by).await?;
+    let running = if plan.allow_concurrent {
+        None
+    } else {
+        preflight::running_migration(&clients.ecs, &cluster, &started_by).await?
+    };
+    if running.is_some() {
+        // nothing to register: we will not launch
+        return Ok(Some(Prepared {
+            request: Value::Null,
+            clients,
+            cluster,
+            container,
+            started_by,
+            log_target,
+            running,
+        }));
     }
 
     // 4. Register (or reuse an identical latest revision)
@@ -199,97 +257,219 @@ pub async fn run(
         "{} task definition {td_arn}",
         if registered { "registered" } else { "reusing" }
     ));
+    Ok(Some(Prepared {
+        request: request_for(&td_arn),
+        clients,
+        cluster,
+        container,
+        started_by,
+        log_target,
+        running: None,
+    }))
+}
 
-    if let Ok(sig) = signals.try_recv() {
-        report.outcome = Some(Outcome::Interrupted);
-        report.process_exit_code = crate::exit::INTERRUPTED;
-        out.progress(format!(
-            "{} received before launch; nothing was started",
-            sig.name()
-        ));
-        return Ok(Some(()));
-    }
-
-    // 5. Launch
-    let request = launch::request(&RunTaskInput {
-        cluster: Some(cluster),
-        task_definition: &td_arn,
-        container: &container,
+fn run_task_request(
+    plan: &RunPlan,
+    cluster: Option<&str>,
+    task_definition: &str,
+    container: &str,
+    placement: &Placement,
+    started_by: &str,
+    token: &str,
+) -> Value {
+    launch::request(&RunTaskInput {
+        cluster,
+        task_definition,
+        container,
         overrides: &plan.overrides,
-        placement: &placement,
-        started_by: &started_by,
+        placement,
+        started_by,
         tags: &plan.tags,
-        client_token: plan.client_token.as_deref(),
-    });
-    let task = launch::run(&clients.ecs, &request).await?;
+        client_token: token,
+    })
+}
+
+fn warn(out: &Output, report: &mut Report, w: String) {
+    out.warn(&w);
+    report.warnings.push(w);
+}
+
+/// An abort before RunTask: nothing was launched.
+fn not_launched(ev: AbortEvent, out: &Output, report: &mut Report) {
+    let (outcome, why) = match ev {
+        AbortEvent::Deadline => (
+            Outcome::TimedOut,
+            "deadline reached (--timeout)".to_string(),
+        ),
+        AbortEvent::Signal(s) => (Outcome::Interrupted, format!("{} received", s.name())),
+    };
+    out.progress(format!("{why} before launch; nothing was started"));
+    report.outcome = Some(outcome);
+}
+
+async fn launch_task(p: &Prepared, out: &Output, report: &mut Report) -> Result<String> {
+    let task = launch::run(&p.clients.ecs, &p.request, &p.cluster, &p.started_by).await?;
     let task_arn = task.task_arn().unwrap_or_default().to_string();
-    let task_id = task_arn.rsplit('/').next().unwrap_or_default().to_string();
-    let region = clients.region().to_string();
-    let console_url = report::task_console_url(&region, cluster, &task_arn);
+    let console_url = report::task_console_url(p.clients.region(), &p.cluster, &task_arn);
     report.task_arn = Some(task_arn.clone());
     report.console_url = Some(console_url.clone());
     out.progress(format!("launched {task_arn}"));
     out.progress(format!("console: {console_url}"));
+    Ok(task_arn)
+}
 
-    // 6. Follow
-    let logs = log_target.as_ref().map(|t| {
-        let stream = t.stream(&container, &task_id);
+/// The preflight found a running migration of the family: refuse, or follow it.
+async fn busy_or_attach(
+    plan: &RunPlan,
+    p: &Prepared,
+    arn: &str,
+    aborts: &mut Aborts,
+    out: &Output,
+    report: &mut Report,
+) -> Result<Option<()>> {
+    report.other_task_arn = Some(arn.to_string());
+    if plan.attach {
+        out.progress(format!(
+            "another migration of this family is running; attaching to {arn}"
+        ));
+        return attach(plan, p, arn, aborts, out, report).await;
+    }
+    Err(Error::busy(format!(
+        "another migration is running: {arn} (startedBy {})",
+        p.started_by
+    ))
+    .with_hint("wait for it, pass --attach to follow it, or --allow-concurrent"))
+}
+
+/// Follows another run's migration to its verdict; an abort leaves it running.
+async fn attach(
+    plan: &RunPlan,
+    p: &Prepared,
+    arn: &str,
+    aborts: &mut Aborts,
+    out: &Output,
+    report: &mut Report,
+) -> Result<Option<()>> {
+    report.attached = true;
+    report.task_arn = Some(arn.to_string());
+    report.console_url = Some(report::task_console_url(
+        p.clients.region(),
+        &p.cluster,
+        arn,
+    ));
+    let followed = follow_task(plan, p, arn, false, aborts, out, report).await;
+    verdict(p, arn, followed, out, report);
+    Ok(Some(()))
+}
+
+/// Step 6: the engine over the SDK seam, with the run's settings.
+async fn follow_task(
+    plan: &RunPlan,
+    p: &Prepared,
+    task_arn: &str,
+    owned: bool,
+    aborts: &mut Aborts,
+    out: &Output,
+    report: &mut Report,
+) -> Followed {
+    let task_id = task_arn.rsplit('/').next().unwrap_or_default();
+    let mut api = Sdk {
+        ecs: &p.clients.ecs,
+        logs: None,
+        cluster: &p.cluster,
+        container: &p.container,
+        log_group: String::new(),
+        log_stream: String::new(),
+    };
+    if let Some(t) = &p.log_target {
+        let stream = t.stream(&p.container, task_id);
+        let region = t
+            .region
+            .clone()
+            .unwrap_or_else(|| p.clients.region().to_string());
         report.log_group = Some(t.group.clone());
         report.log_stream = Some(stream.clone());
-        let log_region = t.region.clone().unwrap_or_else(|| region.clone());
-        report.log_console_url = Some(report::log_console_url(&log_region, &t.group, &stream));
-        LogFollower::new(
-            clients.logs_in(t.region.as_deref()),
-            t.group.clone(),
-            stream,
-        )
-    });
-    let deadline = plan.timeout.map(|t| (started + t, t));
-    let followed = Follow {
-        ecs: &clients.ecs,
-        cluster,
-        task_arn: &task_arn,
-        container: &container,
-        logs,
-        poll_interval: plan.poll_interval,
-        poll_max: plan.poll_max,
-        deadline,
-        on_abort: plan.on_abort,
+        report.log_console_url = Some(report::log_console_url(&region, &t.group, &stream));
+        api.logs = Some(p.clients.logs_in(t.region.as_deref()));
+        api.log_group = t.group.clone();
+        api.log_stream = stream;
+    }
+    let settings = Settings {
+        log_interval: plan.poll_interval,
+        describe_interval: plan.describe_interval,
+        backoff_max: plan.poll_max,
         log_quiet: plan.log_quiet,
         log_drain_max: plan.log_drain_max,
-        console_url,
-    }
-    .run(out, signals)
-    .await?;
-
-    // 7. Verdict
-    let stopped = followed.stopped.clone().unwrap_or_default();
-    let verdict = outcome::judge(&stopped, followed.abort);
-    report.outcome = Some(verdict.outcome);
-    report.process_exit_code = verdict.exit_code;
-    report.exit_code = stopped.exit_code;
-    report.stop_code = stopped.stop_code;
-    report.stopped_reason = stopped.stopped_reason;
-    report.container_reason = stopped.container_reason;
-    report.detached = followed.detached;
-    report.log_lines = followed.logs.as_ref().map_or(0, |l| l.lines);
-    report.migrated_versions = followed.migrated;
-    report.reverted_versions = followed.reverted;
-    if let Some(t) = &followed.task {
-        report.started_at = t.started_at().and_then(|d| d.fmt(Format::DateTime).ok());
-        report.stopped_at = t.stopped_at().and_then(|d| d.fmt(Format::DateTime).ok());
-        if let (Some(a), Some(b)) = (t.started_at(), t.stopped_at()) {
-            report.duration_seconds =
-                Some(((b.as_secs_f64() - a.as_secs_f64()) * 10.0).round() / 10.0);
+        lost_after: plan.lost_after,
+        stop_grace: plan.stop_grace,
+        // someone else's migration is never stopped by us
+        on_abort: if owned {
+            plan.on_abort
+        } else {
+            OnAbort::Detach
+        },
+        follow_logs: p.log_target.is_some(),
+        claim: owned && !plan.allow_concurrent,
+        timeout: plan.timeout,
+    };
+    let (mut migrated, mut reverted) = (vec![], vec![]);
+    let mut sink = |line: &str| {
+        out.log_line(line);
+        if let Some(v) = rails_version(line, "migrated") {
+            migrated.push(v.to_string());
+        } else if let Some(v) = rails_version(line, "reverted") {
+            reverted.push(v.to_string());
         }
+    };
+    let started_by = owned.then_some(p.started_by.as_str());
+    let followed =
+        follow::follow(&api, task_arn, started_by, settings, aborts, out, &mut sink).await;
+    report.migrated_versions = migrated;
+    report.reverted_versions = reverted;
+    report.warnings.extend(followed.warnings.iter().cloned());
+    followed
+}
+
+/// Step 7: from what the engine found to the report.
+fn verdict(p: &Prepared, task_arn: &str, followed: Followed, out: &Output, report: &mut Report) {
+    let view = followed.task.clone().unwrap_or_default();
+    let stopped = view.summary();
+    let outcome = outcome::judge(&stopped, followed.ending);
+    report.outcome = Some(outcome);
+    report.exit_code = stopped.exit_code;
+    report.stop_code = stopped.stop_code.clone();
+    report.stopped_reason = stopped.stopped_reason.clone();
+    report.container_reason = stopped.container_reason.clone();
+    report.started_at = view.started_at.clone();
+    report.stopped_at = view.stopped_at.clone();
+    report.duration_seconds = view.duration_seconds;
+    report.detached = followed.detached;
+    report.log_lines = followed.log_lines;
+    report.logs_complete = followed.logs_complete;
+    match followed.ending {
+        Ending::LostClaim => {
+            let winner = followed.winner.as_ref().map_or("?", |w| w.arn.as_str());
+            report.error = Some(format!(
+                "another migration is running: {winner}; ours ({task_arn}) was stopped"
+            ));
+        }
+        Ending::LostTrack => {
+            let why = followed.lost_reason.clone().unwrap_or_default();
+            report.error = Some(format!("lost track of task {task_arn}: {why}"));
+            report.stop_command = Some(format!(
+                "aws ecs stop-task --cluster {} --task {task_arn} --region {}",
+                p.cluster,
+                p.clients.region()
+            ));
+        }
+        Ending::Aborted(Abort::Deadline | Abort::Signal) | Ending::Exited => {}
     }
-    if verdict.outcome == Outcome::NotStarted {
+    if outcome == Outcome::NotStarted {
         out.warn("the container never ran; see the stop code and reasons below");
     }
-    if followed.logs.as_ref().is_some_and(|l| !l.exists) && stopped.exit_code.is_some() {
-        out.warn("the container ran but its log stream never appeared");
+    if outcome == Outcome::NoExitCode {
+        out.warn("the container started but the task ended without an exit code (Spot or host loss): the migration may be half done; check it with the status preset");
     }
-    Ok(Some(()))
 }
 
 /// Reuses the family's latest ACTIVE revision when it is identical, else registers.
@@ -298,18 +478,14 @@ async fn register_or_reuse(
     family: &str,
     desired: &Value,
 ) -> Result<(String, bool)> {
-    match rawjson::describe_task_definition(ecs, family).await {
-        Ok(latest)
+    match rawjson::latest_task_definition(ecs, family).await? {
+        Some(latest)
             if latest.task_definition["status"] == "ACTIVE"
                 && taskdef::equivalent(&latest.register_input(), desired) =>
         {
             return Ok((latest.arn().unwrap_or_default().to_string(), false));
         }
-        Ok(_) => {}
-        Err(e)
-            if e.message.contains("ClientException")
-                || e.message.contains("Unable to describe") => {}
-        Err(e) => return Err(e),
+        _ => {}
     }
     let registered = rawjson::register_task_definition(ecs, desired).await?;
     let arn = registered

@@ -1,7 +1,10 @@
-//! SIGINT/SIGTERM become abort requests for the run loop. A second SIGINT exits at once
+//! SIGINT/SIGTERM and the deadline become abort events. A second SIGINT exits at once
 //! (handled in main, the only place that exits).
 
+use std::future::Future;
+
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
@@ -43,4 +46,99 @@ pub fn listen(on_second_interrupt: fn() -> !) -> std::io::Result<Receiver> {
         }
     });
     Ok(rx)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbortEvent {
+    Deadline,
+    Signal(Signal),
+}
+
+/// The two ways a run is cut short, as one awaitable source. The deadline fires once.
+pub struct Aborts {
+    signals: Receiver,
+    deadline: Option<Instant>,
+    deadline_fired: bool,
+}
+
+impl Aborts {
+    pub fn new(signals: Receiver, deadline: Option<Instant>) -> Self {
+        Self {
+            signals,
+            deadline,
+            deadline_fired: false,
+        }
+    }
+
+    /// The next abort event (cancel-safe: nothing is lost when the future is dropped).
+    pub async fn next(&mut self) -> AbortEvent {
+        let deadline = self.deadline.filter(|_| !self.deadline_fired);
+        let until_deadline = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            Some(sig) = self.signals.recv() => AbortEvent::Signal(sig),
+            () = until_deadline => {
+                self.deadline_fired = true;
+                AbortEvent::Deadline
+            }
+        }
+    }
+
+    /// An abort that is already due (a queued signal, a passed deadline), without waiting.
+    pub fn ready(&mut self) -> Option<AbortEvent> {
+        if let Ok(sig) = self.signals.try_recv() {
+            return Some(AbortEvent::Signal(sig));
+        }
+        match self.deadline {
+            Some(d) if !self.deadline_fired && Instant::now() >= d => {
+                self.deadline_fired = true;
+                Some(AbortEvent::Deadline)
+            }
+            _ => None,
+        }
+    }
+
+    /// Runs `fut` unless an abort comes first (then `fut` is dropped).
+    pub async fn race<T>(&mut self, fut: impl Future<Output = T>) -> Result<T, AbortEvent> {
+        tokio::select! {
+            biased;
+            ev = self.next() => Err(ev),
+            v = fut => Ok(v),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_wins_a_slow_call_once() {
+        let (_tx, rx) = mpsc::unbounded_channel();
+        let mut aborts = Aborts::new(rx, Some(Instant::now() + Duration::from_secs(5)));
+        let slow = tokio::time::sleep(Duration::from_secs(60));
+        let started = Instant::now();
+        assert_eq!(aborts.race(slow).await, Err(AbortEvent::Deadline));
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+        // fired once: a later call runs to its end
+        let r = aborts
+            .race(tokio::time::sleep(Duration::from_secs(1)))
+            .await;
+        assert_eq!(r, Ok(()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_signal_wins_at_once() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut aborts = Aborts::new(rx, None);
+        tx.send(Signal::Terminate).unwrap();
+        let r = aborts.race(std::future::pending::<()>()).await;
+        assert_eq!(r, Err(AbortEvent::Signal(Signal::Terminate)));
+    }
 }

@@ -29,38 +29,7 @@ async fn ctx(region: &str) -> Ctx {
 
 impl Ctx {
     async fn run_task(&self, td: &str, command: &[&str]) -> Task {
-        let out = self
-            .ecs
-            .run_task()
-            .cluster(self.world.s("cluster"))
-            .task_definition(td)
-            .launch_type(LaunchType::Fargate)
-            .network_configuration(
-                NetworkConfiguration::builder()
-                    .awsvpc_configuration(
-                        AwsVpcConfiguration::builder()
-                            .subnets(self.world.subnet("private-a"))
-                            .security_groups(self.world.s("security_group"))
-                            .build()
-                            .unwrap(),
-                    )
-                    .build(),
-            )
-            .overrides(
-                TaskOverride::builder()
-                    .container_overrides(
-                        ContainerOverride::builder()
-                            .name("rails")
-                            .set_command(Some(command.iter().map(|s| s.to_string()).collect()))
-                            .build(),
-                    )
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert!(out.failures().is_empty(), "{:?}", out.failures());
-        out.tasks()[0].clone()
+        common::run_task(&self.ecs, &self.world, td, command).await
     }
 
     async fn describe(&self, arn: &str) -> Task {

@@ -116,26 +116,15 @@ async fn flush_lag_knob_delivers_the_tail_after_stopped() {
     let sdk = w.sdk().await;
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
-    // run through ecs-migrate detached right away, then watch with the SDK
-    let o = w.run_on(
-        "ass-staging",
-        "image",
-        &[
-            "--timeout",
-            "1ms",
-            "--on-abort",
-            "detach",
-            "--output",
-            "json",
-            "--",
-            "sh",
-            "-c",
-            "echo a; echo b; echo c; echo d",
-        ],
-    );
-    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let arn = r["task_arn"].as_str().unwrap().to_string();
-    let stream = r["log_stream"].as_str().unwrap().to_string();
+    let task = common::run_task(
+        &ecs,
+        &w,
+        &w.s("task_definition_arn"),
+        &["sh", "-c", "echo a; echo b; echo c; echo d"],
+    )
+    .await;
+    let arn = task.task_arn().unwrap().to_string();
+    let stream = format!("ecs/ass-staging/rails/{}", arn.rsplit('/').next().unwrap());
     let start = Instant::now();
     loop {
         let t = ecs

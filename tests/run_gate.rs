@@ -346,10 +346,15 @@ async fn sigterm_mid_run_stops_the_task_and_exits_130() {
         err.contains("interrupted by SIGTERM; stopping task"),
         "{err}"
     );
-    assert!(err.contains("task STOPPED"), "{err}");
+    assert!(err.contains("container exited with code 143"), "{err}");
     let arn = task_arn_in(&err);
     let task = describe_task(&w, &arn).await;
-    assert_eq!(task.last_status(), Some("STOPPED"));
+    assert_eq!(task.desired_status(), Some("STOPPED"));
+    assert_eq!(
+        task.containers()[0].exit_code(),
+        Some(143),
+        "the container stopped"
+    );
     assert_eq!(task.stop_code().map(|s| s.as_str()), Some("UserInitiated"));
     assert_eq!(
         task.stopped_reason(),
@@ -477,7 +482,7 @@ async fn a_concurrent_run_is_refused_naming_the_running_task() {
     let w = World::new("eu-south-1");
     let (child, rx, _) = spawn_running(&w, &["--", "sh", "-c", "sleep 60"]);
     let o = w.run_on("ass-staging", "image", &[]);
-    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    assert_eq!(code(&o), 121, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("another migration is running: arn:aws:ecs:"),
         "{}",

@@ -133,6 +133,7 @@ impl World {
             .env("AWS_CONFIG_FILE", "/nonexistent")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
             .env("ECS_MIGRATE_POLL_INTERVAL", "100ms")
+            .env("ECS_MIGRATE_DESCRIBE_INTERVAL", "100ms")
             .env("ECS_MIGRATE_POLL_MAX", "300ms")
             .env("ECS_MIGRATE_LOG_QUIET", "1s")
             .stdin(Stdio::null());
@@ -245,4 +246,48 @@ fn http(method: &str, path: &str, body: &str) -> String {
 
 pub fn file(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap()
+}
+
+/// RunTask through the SDK (no ecs-migrate): the rails container of `td` with `command`, in the
+/// world's first private subnet.
+pub async fn run_task(
+    ecs: &aws_sdk_ecs::Client,
+    w: &World,
+    td: &str,
+    command: &[&str],
+) -> aws_sdk_ecs::types::Task {
+    use aws_sdk_ecs::types::{
+        AwsVpcConfiguration, ContainerOverride, LaunchType, NetworkConfiguration, TaskOverride,
+    };
+    let out = ecs
+        .run_task()
+        .cluster(w.s("cluster"))
+        .task_definition(td)
+        .launch_type(LaunchType::Fargate)
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    AwsVpcConfiguration::builder()
+                        .subnets(w.subnet("private-a"))
+                        .security_groups(w.s("security_group"))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .overrides(
+            TaskOverride::builder()
+                .container_overrides(
+                    ContainerOverride::builder()
+                        .name("rails")
+                        .set_command(Some(command.iter().map(|s| s.to_string()).collect()))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    out.tasks()[0].clone()
 }

@@ -78,6 +78,7 @@ class ContainerRun:
         self.pending: deque[tuple[int, str]] = deque()
         self.reader_done = threading.Event()
         self.writer_done = threading.Event()
+        self.exited_monotonic: float | None = None
 
     def _log_target(self) -> tuple[str | None, str | None]:
         conf = self.definition.get("logConfiguration") or {}
@@ -160,14 +161,26 @@ class ContainerRun:
         if self.log_group is None or self.log_stream is None:
             self.writer_done.set()
             return
+        # awslogs creates the stream when the container starts (here: after the stream delay)
         stream_ready_at = time.time() + FAULTS.get_float("log_stream_delay")
+        created = False
         lag = FAULTS.get_float("log_flush_lag")
-        hold = int(FAULTS.get_float("log_flush_tail_lines", 3)) if lag > 0 else 0
+        exit_lag = FAULTS.get_float("log_exit_lag")
+        hold = int(FAULTS.get_float("log_flush_tail_lines", 3)) if lag > 0 or exit_lag > 0 else 0
         while True:
             delay = FAULTS.get_float("log_ingest_delay")
             finished = self.reader_done.is_set()
             stopped = self.agent.stopped_event.is_set()
-            released = hold == 0 or (stopped and time.monotonic() >= self.agent.stopped_monotonic + lag)
+            now = time.monotonic()
+            released = (
+                hold == 0
+                or (lag > 0 and stopped and now >= self.agent.stopped_monotonic + lag)
+                or (exit_lag > 0 and self.exited_monotonic is not None
+                    and now >= self.exited_monotonic + exit_lag)
+            )
+            if not created and time.time() >= stream_ready_at:
+                self._put([])
+                created = True
             with _LOCK:
                 ready = []
                 keep = 0 if released else hold
@@ -175,12 +188,12 @@ class ContainerRun:
                     self.pending[0][0] / 1000 + delay <= time.time()
                 ):
                     ready.append(self.pending.popleft())
-            if ready and time.time() >= stream_ready_at:
+            if ready and created:
                 self._put(ready)
             elif ready:
                 with _LOCK:
                     self.pending.extendleft(reversed(ready))
-            if finished and not self.pending:
+            if finished and not self.pending and (created or self.exited_monotonic is not None):
                 break
             time.sleep(0.02)
         self.writer_done.set()
@@ -192,6 +205,8 @@ class ContainerRun:
                 backend.create_log_group(self.log_group, {})
             if self.log_stream not in backend.groups[self.log_group].streams:
                 backend.create_log_stream(self.log_group, self.log_stream)
+            if not events:
+                return
             backend.put_log_events(
                 self.log_group,
                 self.log_stream,
@@ -295,17 +310,24 @@ class TaskAgent:
 
     def _supervise(self) -> None:
         essential_exit: ContainerRun | None = None
+        running_since = time.monotonic()
         while True:
             for c in self.containers:
                 assert c.process
                 code = c.process.poll()
                 if code is not None and c.entry.get("lastStatus") != "STOPPED":
-                    c.entry["lastStatus"] = "STOPPED"
-                    c.entry["exitCode"] = 128 - code if code < 0 else code
+                    with _LOCK:
+                        c.entry["lastStatus"] = "STOPPED"
+                        c.entry["exitCode"] = 128 - code if code < 0 else code
+                    c.exited_monotonic = time.monotonic()
                     if c.definition.get("essential", True) and essential_exit is None:
                         essential_exit = c
+                        self._mark_stopping("EssentialContainerExited", "Essential container in task exited")
             if all(c.entry.get("lastStatus") == "STOPPED" for c in self.containers):
                 break
+            lost = FAULTS.get("task_lost")
+            if lost and time.monotonic() - running_since >= float(lost.get("after", 0)):
+                return self._lose(lost)
             if self.stop_requested.is_set() or essential_exit is not None:
                 why = self.task.stopped_reason if self.stop_requested.is_set() else (
                     "Essential container in task exited"
@@ -318,6 +340,28 @@ class TaskAgent:
             self._finish("UserInitiated", self.task.stopped_reason, started=True)
         else:
             self._finish("EssentialContainerExited", "Essential container in task exited", True)
+
+    def _mark_stopping(self, stop_code: str, reason: str) -> None:
+        """The essential container exited: ECS sets desiredStatus and stopCode at once."""
+        with _LOCK:
+            if self.task.desired_status != "STOPPED":
+                self.task.desired_status = "STOPPED"
+                self.task.stop_code = stop_code
+                self.task.stopped_reason = reason
+                self.task.stopping_at = _now()
+
+    def _lose(self, lost: dict[str, Any]) -> None:
+        """Host or Spot loss: every process dies, no container gets an exit code."""
+        for c in self.containers:
+            if c.process and c.process.poll() is None:
+                _signal_group(c.process, signal.SIGKILL)
+        for c in self.containers:
+            if c.process:
+                c.process.wait()
+            c.reader_done.wait(5)
+        code = str(lost.get("stop_code", "InfrastructureHealth"))
+        reason = str(lost.get("reason", "Task stopped due to an infrastructure health issue"))
+        self._finish(code, reason, started=False)
 
     def _terminate_all(self, _why: str) -> None:
         """SIGTERM every running container once, SIGKILL after its stopTimeout."""
@@ -332,17 +376,25 @@ class TaskAgent:
                 timer.start()
 
     def _finish(self, stop_code: str, reason: str, started: bool) -> None:
-        self.set_status("DEPROVISIONING")
+        teardown = FAULTS.get_float("teardown_delay") if started else 0.0
         with _LOCK:
+            if self.task.desired_status != "STOPPED" or self.task.stop_code is None:
+                self.task.stop_code = stop_code
+                self.task.stopped_reason = reason or ""
             self.task.desired_status = "STOPPED"
-            self.task.stop_code = stop_code
-            self.task.stopped_reason = reason or ""
-            self.task.stopping_at = _now()
+            if getattr(self.task, "stopping_at", None) is None:
+                self.task.stopping_at = _now()
             for c in self.containers:
                 c.entry["lastStatus"] = "STOPPED"
                 if not started:
                     c.entry.pop("exitCode", None)
-        self._sleep_plain("deprovisioning_delay")
+        if teardown > 0:
+            for status in ("DEACTIVATING", "STOPPING", "DEPROVISIONING"):
+                self.set_status(status)
+                time.sleep(teardown / 3)
+        else:
+            self.set_status("DEPROVISIONING")
+            self._sleep_plain("deprovisioning_delay")
         with _LOCK:
             self.task._status = "STOPPED"
             self.task.stopped_at = _now()
@@ -429,9 +481,12 @@ def stop_task(self: EC2ContainerServiceBackend, cluster_str: str, task_str: str,
     for task in self.tasks.get(cluster.name, {}).values():
         if task.id == task_id and getattr(task, "_agent", None):
             with _LOCK:
-                if task._status != "STOPPED":
+                if task._status != "STOPPED" and task.desired_status != "STOPPED":
+                    # as ECS: desiredStatus, stopCode and the reason are visible at once
                     task.desired_status = "STOPPED"
+                    task.stop_code = "UserInitiated"
                     task.stopped_reason = reason or "Task stopped by user"
+                    task.stopping_at = _now()
                     task._agent.stop_requested.set()
             return task
     if not any(t.id == task_id for t in self.tasks.get(cluster.name, {}).values()):

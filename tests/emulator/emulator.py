@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import io
 import json
 import os
 import signal
@@ -26,6 +27,8 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 import agent
+import idempotency
+import stats
 from faults import FAULTS
 
 Environ = dict[str, Any]
@@ -41,6 +44,16 @@ def _json(start_response: StartResponse, status: str, body: Any, headers: Iterab
     return [data]
 
 
+def _error(start_response: StartResponse, status: int, code: str, message: str) -> list[bytes]:
+    reason = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
+    return _json(
+        start_response,
+        f"{status} {reason.get(status, 'Error')}",
+        {"__type": code, "message": message},
+        [("x-amzn-ErrorType", code)],
+    )
+
+
 class FaultMiddleware:
     """Injects the API faults in front of moto and serves the control endpoint."""
 
@@ -54,25 +67,62 @@ class FaultMiddleware:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         api = target.rsplit(".", 1)[-1] if target else ""
         if api:
+            stats.count(stats.region_of(environ), api)
             fault = FAULTS.api_fault(api)
             if fault:
                 status, code, message = fault
-                reason = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}
-                return _json(
-                    start_response,
-                    f"{status} {reason.get(status, 'Error')}",
-                    {"__type": code, "message": message},
-                    [("x-amzn-ErrorType", code)],
-                )
+                return _error(start_response, status, code, message)
             failure = FAULTS.get("run_task_failures")
             if api == "RunTask" and failure:
                 return _json(start_response, "200 OK", {"tasks": [], "failures": [{"reason": failure}]})
+            if api == "RunTask":
+                return self.run_task(environ, start_response)
         return self.app(environ, start_response)
+
+    def run_task(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """RunTask with clientToken idempotency and the created-then-5xx knob."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        region = stats.region_of(environ)
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            request = {}
+        stats.run_task_token(region, request.get("clientToken"))
+        seen = idempotency.lookup(region, request)
+        if seen and seen[0] == "conflict":
+            return _error(start_response, 400, "ConflictException", seen[1].decode())
+        if seen:
+            data = seen[1]
+            status, headers = "200 OK", [("Content-Type", "application/x-amz-json-1.1")]
+        else:
+            environ["wsgi.input"] = io.BytesIO(body)
+            captured: dict[str, Any] = {}
+
+            def capture(status: str, headers: list, exc_info: Any = None) -> Callable[..., Any]:
+                captured["status"], captured["headers"] = status, headers
+                return lambda _data: None
+
+            data = b"".join(self.app(environ, capture))
+            status, headers = captured["status"], captured["headers"]
+            if status.startswith("200"):
+                idempotency.remember(region, request, data)
+        fail = FAULTS.take("run_task_created_then_fail")
+        if fail and status.startswith("200"):
+            return _error(start_response, fail, "ServiceUnavailable", "emulated: task created, then 5xx")
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        start_response(status, [*headers, ("Content-Length", str(len(data)))])
+        return [data]
 
     def control(self, environ: Environ, start_response: StartResponse, path: str) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/_emulator/health":
             return _json(start_response, "200 OK", {"status": "ok"})
+        if path == "/_emulator/stats":
+            query = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
+            if method == "DELETE":
+                stats.clear(query.get("region"))
+            return _json(start_response, "200 OK", stats.snapshot(query.get("region")))
         if path != "/_emulator/faults":
             return _json(start_response, "404 Not Found", {"message": f"no such control path {path}"})
         if method == "POST":

@@ -23,10 +23,19 @@ DEFAULTS: dict[str, Any] = {
     "log_stream_delay": 0.0,  # the stream is created this long after the task started logging
     "log_flush_lag": 0.0,  # the last lines land this long after the task is STOPPED
     "log_flush_tail_lines": 3,  # how many last lines the flush lag holds back
+    "log_exit_lag": 0.0,  # the last lines land this long after the container exited
+    # Fargate teardown, seconds: after the essential container exits (exit code visible at once)
+    # the task walks DEACTIVATING -> STOPPING -> DEPROVISIONING for this long before STOPPED
+    "teardown_delay": 0.0,
+    # {"after": 1.0, "stop_code": "InfrastructureHealth", "reason": "..."}: a RUNNING task is
+    # lost after `after` seconds: its processes are killed and it stops with no exit code
+    "task_lost": None,
     # API faults
     "throttle": {},  # {"DescribeTasks": 0.5}: that share of calls gets ThrottlingException
     "error_burst": {},  # {"GetLogEvents": {"count": 3, "status": 503}}: next N calls fail
     "run_task_failures": None,  # "RESOURCE:FARGATE" etc: RunTask answers failures[] with it
+    # {"count": 1, "status": 503}: the next N RunTask calls create their task, then answer 5xx
+    "run_task_created_then_fail": None,
 }
 
 
@@ -67,6 +76,15 @@ class Faults:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return dict(self._values)
+
+    def take(self, key: str) -> int | None:
+        """For a {"count": N, "status": S} knob: S if N > 0 (and N is decremented), else None."""
+        with self._lock:
+            knob = self._values.get(key)
+            if knob and knob.get("count", 0) > 0:
+                knob["count"] -= 1
+                return int(knob.get("status", 500))
+        return None
 
     def api_fault(self, api: str) -> tuple[int, str, str] | None:
         """(status, error code, message) if this call of `api` must fail, else None."""

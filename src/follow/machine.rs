@@ -1,0 +1,496 @@
+//! The follow engine's state machine (pure): given what AWS answered and when, what to do
+//! next. No I/O and no clock of its own (`now` is passed in), so tests drive it with paused
+//! tokio time and scripted answers.
+//!
+//! Phases: Starting (the claim is checked until our container runs) → Running → Draining
+//! (the container exited: read the log until it has been quiet) → Done. An abort moves
+//! Starting/Running to Stopping (StopTask sent, follow until the container stopped) or, with
+//! `--on-abort detach`, straight to Done.
+
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use tokio::time::Instant;
+
+use super::claim;
+use super::seam::TaskView;
+use crate::cli::OnAbort;
+use crate::error::Error;
+use crate::outcome::{Abort, Ending};
+use crate::signals::{AbortEvent, Signal};
+
+/// How often the log is read while draining: the quiet window is measured with fast reads.
+pub const DRAIN_READ: Duration = Duration::from_millis(250);
+/// DescribeTasks may not know a task for a moment after RunTask (eventual consistency).
+pub const MISSING_GRACE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// GetLogEvents cadence while the container runs (`--poll-interval`).
+    pub log_interval: Duration,
+    /// DescribeTasks cadence while the container runs (`--describe-interval`).
+    pub describe_interval: Duration,
+    /// Longest wait between retries of a failing DescribeTasks (`--poll-max`).
+    pub backoff_max: Duration,
+    pub log_quiet: Duration,
+    pub log_drain_max: Duration,
+    /// DescribeTasks failing (transiently) for this long means we lost track of the task.
+    pub lost_after: Duration,
+    /// After StopTask, how long to wait for the container to stop.
+    pub stop_grace: Duration,
+    pub on_abort: OnAbort,
+    pub follow_logs: bool,
+    /// Check the family claim (`startedBy`) until our container runs.
+    pub claim: bool,
+    /// For messages only.
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Note {
+    Progress(String),
+    Warn(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Phase {
+    Starting,
+    Running,
+    Stopping { since: Instant },
+    Draining { exited_at: Instant },
+    Done(Ending),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// ListTasks of the family + DescribeTasks of every claimant (ours included).
+    VerifyClaim,
+    Describe,
+    ReadLogs,
+    Stop(String),
+    Wait(Instant),
+    Finish,
+}
+
+/// What the log reads have seen.
+#[derive(Debug, Default, Clone)]
+pub struct LogState {
+    pub token: Option<String>,
+    pub exists: bool,
+    pub lines: u64,
+    last_new: Option<Instant>,
+    last_error: Option<Instant>,
+    last_quiet_read: Option<Instant>,
+    errors: u32,
+    /// Set when the drain ends: true only after a clean quiet window.
+    pub complete: Option<bool>,
+}
+
+/// A log read's result, without the messages (the driver prints those).
+pub type LogRead = Result<Option<(u64, Option<String>)>, Error>;
+
+pub struct Machine {
+    s: Settings,
+    ours: String,
+    phase: Phase,
+    pub task: Option<TaskView>,
+    next_describe: Instant,
+    next_logs: Instant,
+    backoff: ExponentialBackoff,
+    describe_errors: u32,
+    failing_since: Option<Instant>,
+    missing_since: Option<Instant>,
+    pub abort: Option<Abort>,
+    pending_stop: Option<String>,
+    after_stop: Option<Ending>,
+    pub detached: bool,
+    pub logs: LogState,
+    notes: Vec<Note>,
+    pub winner: Option<TaskView>,
+    pub lost_reason: Option<String>,
+}
+
+fn backoff(s: &Settings) -> ExponentialBackoff {
+    ExponentialBuilder::default()
+        .with_min_delay(s.describe_interval)
+        .with_max_delay(s.backoff_max)
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+fn human(d: Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(d)
+}
+
+impl Machine {
+    pub fn new(s: Settings, ours: &str, now: Instant) -> Self {
+        Self {
+            backoff: backoff(&s),
+            s,
+            ours: ours.to_string(),
+            phase: Phase::Starting,
+            task: None,
+            next_describe: now,
+            next_logs: now,
+            describe_errors: 0,
+            failing_since: None,
+            missing_since: None,
+            abort: None,
+            pending_stop: None,
+            after_stop: None,
+            detached: false,
+            logs: LogState::default(),
+            notes: vec![],
+            winner: None,
+            lost_reason: None,
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn take_notes(&mut self) -> Vec<Note> {
+        std::mem::take(&mut self.notes)
+    }
+
+    fn progress(&mut self, msg: impl Into<String>) {
+        self.notes.push(Note::Progress(msg.into()));
+    }
+
+    fn warn(&mut self, msg: impl Into<String>) {
+        self.notes.push(Note::Warn(msg.into()));
+    }
+
+    /// How following ended (meaningful once `next_step` said Finish).
+    pub fn ending(&self) -> Ending {
+        match self.phase {
+            Phase::Done(e) => e,
+            _ => self.drained_ending(),
+        }
+    }
+
+    fn drained_ending(&self) -> Ending {
+        self.abort.map_or(Ending::Exited, Ending::Aborted)
+    }
+
+    pub fn next_step(&mut self, now: Instant) -> Step {
+        if let Some(reason) = self.pending_stop.take() {
+            return Step::Stop(reason);
+        }
+        match self.phase {
+            Phase::Done(_) => Step::Finish,
+            Phase::Draining { exited_at } => {
+                if let Some(complete) = self.drain_verdict(now, exited_at) {
+                    self.end_drain(complete);
+                    return Step::Finish;
+                }
+                if now >= self.next_logs {
+                    Step::ReadLogs
+                } else {
+                    Step::Wait(self.next_logs.min(exited_at + self.s.log_drain_max))
+                }
+            }
+            Phase::Stopping { since } if now >= since + self.s.stop_grace => {
+                self.warn(format!(
+                    "the task has not stopped {} after StopTask; not waiting any longer",
+                    human(self.s.stop_grace)
+                ));
+                self.logs.complete = Some(false);
+                self.phase = Phase::Done(self.drained_ending());
+                Step::Finish
+            }
+            Phase::Starting | Phase::Running | Phase::Stopping { .. } => {
+                if now >= self.next_describe {
+                    if self.s.claim && self.phase == Phase::Starting {
+                        Step::VerifyClaim
+                    } else {
+                        Step::Describe
+                    }
+                } else if self.s.follow_logs && now >= self.next_logs {
+                    Step::ReadLogs
+                } else {
+                    let mut wake = self.next_describe;
+                    if self.s.follow_logs {
+                        wake = wake.min(self.next_logs);
+                    }
+                    if let Phase::Stopping { since } = self.phase {
+                        wake = wake.min(since + self.s.stop_grace);
+                    }
+                    Step::Wait(wake)
+                }
+            }
+        }
+    }
+
+    /// DescribeTasks answered (for VerifyClaim: every claimant, ours included).
+    pub fn on_tasks(&mut self, now: Instant, result: Result<Vec<TaskView>, Error>, claim: bool) {
+        let views = match result {
+            Ok(v) => v,
+            Err(e) => return self.describe_failed(now, e),
+        };
+        let Some(ours) = views.iter().find(|v| v.arn == self.ours).cloned() else {
+            let since = *self.missing_since.get_or_insert(now);
+            if now.duration_since(since) >= MISSING_GRACE {
+                self.lose(
+                    now,
+                    format!("DescribeTasks does not know task {} (MISSING)", self.ours),
+                );
+            } else {
+                self.next_describe = now + self.s.describe_interval;
+            }
+            return;
+        };
+        self.missing_since = None;
+        self.failing_since = None;
+        self.describe_errors = 0;
+        self.backoff = backoff(&self.s);
+        if claim
+            && self.phase == Phase::Starting
+            && let Some(w) = claim::winner(&views, &self.ours)
+            && w.arn != self.ours
+        {
+            let w = w.clone();
+            let when = if ours.started() {
+                "its container had already started; Rails' advisory lock is the last guard"
+            } else {
+                "before its container started"
+            };
+            self.warn(format!(
+                "another migration of this family is running: {}; stopping ours ({when})",
+                w.arn
+            ));
+            self.pending_stop = Some(format!(
+                "ecs-migrate: another migration is running: {}",
+                w.arn
+            ));
+            self.after_stop = Some(Ending::LostClaim);
+            self.winner = Some(w);
+            self.phase = Phase::Stopping { since: now };
+            self.set_task(now, ours);
+            return;
+        }
+        self.set_task(now, ours);
+    }
+
+    fn set_task(&mut self, now: Instant, view: TaskView) {
+        if self.task.as_ref().map(|t| t.last_status.as_str()) != Some(view.last_status.as_str()) {
+            self.progress(format!("task {}", view.last_status));
+        }
+        let exited = view.container_exited() || view.stopped();
+        match self.phase {
+            Phase::Starting | Phase::Running | Phase::Stopping { .. } if exited => {
+                if !view.stopped()
+                    && let Some(code) = view.container.as_ref().and_then(|c| c.exit_code)
+                {
+                    self.progress(format!(
+                        "container exited with code {code}; not waiting for the task's teardown"
+                    ));
+                }
+                if self.after_stop.is_none() {
+                    self.phase = Phase::Draining { exited_at: now };
+                    self.next_logs = now;
+                }
+            }
+            Phase::Starting if view.started() => self.phase = Phase::Running,
+            _ => {}
+        }
+        self.task = Some(view);
+        self.next_describe = now + self.s.describe_interval;
+    }
+
+    fn describe_failed(&mut self, now: Instant, e: Error) {
+        self.describe_errors += 1;
+        if !e.transient {
+            return self.lose(now, e.to_string());
+        }
+        let since = *self.failing_since.get_or_insert(now);
+        if now.duration_since(since) >= self.s.lost_after {
+            return self.lose(
+                now,
+                format!(
+                    "DescribeTasks has failed for {}: {e}",
+                    human(self.s.lost_after)
+                ),
+            );
+        }
+        if self.describe_errors == 1 || self.describe_errors.is_multiple_of(5) {
+            self.warn(format!("{e}; retrying (still following the task)"));
+        }
+        let wait = self.backoff.next().unwrap_or(self.s.backoff_max);
+        self.next_describe = now + wait;
+    }
+
+    /// We can no longer observe the task: stop it (unless detaching), then end.
+    fn lose(&mut self, now: Instant, reason: String) {
+        self.lost_reason = Some(reason);
+        let stopping = matches!(self.phase, Phase::Stopping { .. });
+        if self.s.on_abort == OnAbort::Stop && !stopping && !self.detached {
+            self.pending_stop = Some("ecs-migrate: lost track of the task".into());
+            self.after_stop = Some(Ending::LostTrack);
+            self.phase = Phase::Stopping { since: now };
+        } else {
+            self.phase = Phase::Done(Ending::LostTrack);
+        }
+        self.logs.complete = Some(false);
+    }
+
+    /// A log read answered: `Ok(None)` = no stream (yet), else (new lines, next token).
+    pub fn on_log_read(&mut self, now: Instant, result: LogRead) {
+        let interval = if matches!(self.phase, Phase::Draining { .. }) {
+            DRAIN_READ
+        } else {
+            self.s.log_interval
+        };
+        match result {
+            Ok(None) => {
+                self.logs.last_quiet_read = Some(now);
+                self.next_logs = now + interval;
+            }
+            Ok(Some((count, next))) => {
+                self.logs.exists = true;
+                self.logs.errors = 0;
+                self.logs.lines += count;
+                if count > 0 {
+                    self.logs.last_new = Some(now);
+                } else {
+                    self.logs.last_quiet_read = Some(now);
+                }
+                let more = count > 0 && next.is_some() && next != self.logs.token;
+                if next.is_some() {
+                    self.logs.token = next;
+                }
+                self.next_logs = if more { now } else { now + interval };
+            }
+            Err(e) => {
+                self.logs.last_error = Some(now);
+                self.logs.errors += 1;
+                if self.logs.errors == 1 || self.logs.errors.is_multiple_of(10) {
+                    self.warn(format!("{e}; will keep trying"));
+                }
+                self.next_logs = now + interval;
+            }
+        }
+    }
+
+    /// The drain's end: Some(true) after a clean quiet window, Some(false) at the cap.
+    fn drain_verdict(&self, now: Instant, exited_at: Instant) -> Option<bool> {
+        if !self.s.follow_logs {
+            return Some(true);
+        }
+        let started = self.task.as_ref().is_some_and(TaskView::started);
+        if !started && !self.logs.exists {
+            return Some(true);
+        }
+        let quiet_from = [Some(exited_at), self.logs.last_new, self.logs.last_error]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(exited_at);
+        let clean = self.logs.exists
+            && self
+                .logs
+                .last_quiet_read
+                .is_some_and(|r| r >= quiet_from + self.s.log_quiet);
+        if clean {
+            Some(true)
+        } else if now >= exited_at + self.s.log_drain_max {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    fn end_drain(&mut self, complete: bool) {
+        self.logs.complete = Some(complete);
+        if !complete {
+            let why = if !self.logs.exists {
+                "the log stream never appeared"
+            } else {
+                "the last reads failed or kept finding new lines"
+            };
+            self.warn(format!(
+                "the log may be incomplete: {why} within --log-drain-max {}",
+                human(self.s.log_drain_max)
+            ));
+        }
+        self.phase = Phase::Done(self.drained_ending());
+    }
+
+    /// A deadline or signal arrived (whatever AWS was doing: the call was dropped).
+    pub fn on_abort(&mut self, now: Instant, event: AbortEvent) {
+        let why = match event {
+            AbortEvent::Deadline => format!(
+                "ecs-migrate: deadline reached (--timeout {})",
+                self.s
+                    .timeout
+                    .map(human)
+                    .map(|h| h.to_string())
+                    .unwrap_or_default()
+            ),
+            AbortEvent::Signal(s) => format!("ecs-migrate: interrupted by {}", s.name()),
+        };
+        match self.phase {
+            Phase::Starting | Phase::Running => {
+                let abort = match event {
+                    AbortEvent::Deadline => Abort::Deadline,
+                    AbortEvent::Signal(_) => Abort::Signal,
+                };
+                self.abort = Some(abort);
+                match self.s.on_abort {
+                    OnAbort::Detach => {
+                        self.warn(format!(
+                            "{why}; leaving task {} running (--on-abort detach)",
+                            self.ours
+                        ));
+                        self.detached = true;
+                        self.logs.complete = Some(false);
+                        self.phase = Phase::Done(Ending::Aborted(abort));
+                    }
+                    OnAbort::Stop => {
+                        self.progress(format!("{why}; stopping task {}", self.ours));
+                        self.pending_stop = Some(why);
+                        self.phase = Phase::Stopping { since: now };
+                        self.next_describe = now;
+                    }
+                }
+            }
+            Phase::Stopping { .. } => {
+                if event == AbortEvent::Signal(Signal::Terminate) {
+                    self.warn("already stopping; send SIGINT twice to exit at once");
+                }
+            }
+            Phase::Draining { .. } => {
+                self.warn(format!(
+                    "{why} while reading the last log lines; the container had already exited"
+                ));
+                self.logs.complete = Some(false);
+                self.phase = Phase::Done(self.drained_ending());
+            }
+            Phase::Done(_) => {}
+        }
+    }
+
+    /// StopTask answered.
+    pub fn on_stop_sent(&mut self, now: Instant, result: Result<(), Error>) {
+        match result {
+            Ok(()) => {
+                if let Some(end) = self.after_stop.take() {
+                    self.progress("StopTask sent");
+                    self.phase = Phase::Done(end);
+                } else {
+                    self.progress("StopTask sent; following until the container has stopped");
+                    self.next_describe = self.next_describe.min(now + self.s.describe_interval);
+                }
+            }
+            Err(e) => {
+                self.after_stop = None;
+                self.lost_reason = Some(format!("StopTask failed: {e}"));
+                self.logs.complete = Some(false);
+                self.phase = Phase::Done(Ending::LostTrack);
+            }
+        }
+    }
+}

@@ -1,0 +1,568 @@
+//! The engine under paused tokio time, against a scripted seam: every fault of the matrix in
+//! docs/reliability.md that is about following, without AWS and without waiting.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::machine::Settings;
+use super::seam::{ContainerView, LogPage, TaskApi, TaskView};
+use super::{Followed, follow};
+use crate::cli::{OnAbort, OutputFormat};
+use crate::error::{Error, Result};
+use crate::outcome::{self, Abort, Ending, Outcome};
+use crate::output::Output;
+use crate::signals::{Aborts, Signal};
+
+const OURS: &str = "arn:aws:ecs:r:1:task/c/ours";
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+/// A task's life on a scripted clock (seconds since the test started).
+#[derive(Clone)]
+struct Script {
+    running_at: f64,
+    /// The container exits with this code at this time (None: runs until stopped).
+    exit: Option<(f64, i32)>,
+    /// The task reaches STOPPED this long after the container exited (Fargate teardown).
+    teardown: f64,
+    /// After StopTask, the container exits (143) this much later.
+    stop_exit_after: f64,
+    /// Lines printed by the container: (time visible in CloudWatch, text).
+    lines: Vec<(f64, String)>,
+    stream_at: f64,
+    page_size: usize,
+    /// Time windows in which a call fails: (api, from, to, transient).
+    failures: Vec<(&'static str, f64, f64, bool)>,
+    /// Every call of this API takes this long to answer.
+    slow: BTreeMap<&'static str, f64>,
+    /// Other claimants' tasks (ListTasks answers them).
+    others: Vec<TaskView>,
+    /// The task ends without an exit code at this time (Spot / host loss).
+    lost_at: Option<f64>,
+}
+
+impl Default for Script {
+    fn default() -> Self {
+        Self {
+            running_at: 1.0,
+            exit: Some((5.0, 0)),
+            teardown: 0.5,
+            stop_exit_after: 1.0,
+            lines: (0..20)
+                .map(|i| (1.5 + i as f64 * 0.1, format!("line-{i}")))
+                .collect(),
+            stream_at: 1.0,
+            page_size: 7,
+            failures: vec![],
+            slow: BTreeMap::new(),
+            others: vec![],
+            lost_at: None,
+        }
+    }
+}
+
+struct Fake {
+    script: Script,
+    t0: Instant,
+    calls: RefCell<BTreeMap<&'static str, u32>>,
+    stops: RefCell<Vec<(f64, String)>>,
+}
+
+impl Fake {
+    fn new(script: Script) -> Self {
+        Self {
+            script,
+            t0: Instant::now(),
+            calls: RefCell::default(),
+            stops: RefCell::default(),
+        }
+    }
+
+    fn now(&self) -> f64 {
+        self.t0.elapsed().as_secs_f64()
+    }
+
+    async fn enter(&self, api: &'static str) -> Result<()> {
+        *self.calls.borrow_mut().entry(api).or_default() += 1;
+        if let Some(s) = self.script.slow.get(api) {
+            tokio::time::sleep(secs(*s)).await;
+        }
+        let t = self.now();
+        for (name, from, to, transient) in &self.script.failures {
+            if *name == api && t >= *from && t < *to {
+                let mut e = Error::before_run(format!("{api} failed: ServiceUnavailable"));
+                e.transient = *transient;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn calls(&self, api: &str) -> u32 {
+        self.calls.borrow().get(api).copied().unwrap_or(0)
+    }
+
+    /// When and how the container ends: scripted exit, or 143 after a StopTask.
+    fn end(&self) -> Option<(f64, Option<i32>)> {
+        let stop = self.stops.borrow().first().map(|(t, _)| *t);
+        let by_stop = stop.map(|t| {
+            if t < self.script.running_at {
+                (t + 0.3, None)
+            } else {
+                (t + self.script.stop_exit_after, Some(143))
+            }
+        });
+        let natural = self.script.exit.map(|(t, c)| (t, Some(c)));
+        let lost = self.script.lost_at.map(|t| (t, None));
+        [by_stop, natural, lost]
+            .into_iter()
+            .flatten()
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+    }
+
+    fn view(&self) -> TaskView {
+        let t = self.now();
+        let started = t >= self.script.running_at
+            && self
+                .stops
+                .borrow()
+                .first()
+                .is_none_or(|(s, _)| *s >= self.script.running_at);
+        let mut v = TaskView {
+            arn: OURS.into(),
+            last_status: "PROVISIONING".into(),
+            desired_status: "RUNNING".into(),
+            created_at: Some(100.0),
+            started_at: started.then(|| "2026-11-27T00:00:01Z".into()),
+            container: Some(ContainerView::default()),
+            ..Default::default()
+        };
+        if started {
+            v.last_status = "RUNNING".into();
+        }
+        if let Some((at, code)) = self.end()
+            && t >= at
+        {
+            v.desired_status = "STOPPED".into();
+            v.stop_code = Some(match (code, self.stops.borrow().is_empty()) {
+                (None, true) => "InfrastructureHealth".into(),
+                (_, false) => "UserInitiated".into(),
+                (Some(_), true) => "EssentialContainerExited".into(),
+            });
+            let c = v.container.as_mut().unwrap();
+            c.last_status = Some("STOPPED".into());
+            c.exit_code = code.filter(|_| started || self.script.lost_at.is_none());
+            v.last_status = if t >= at + self.script.teardown {
+                "STOPPED".into()
+            } else {
+                "DEPROVISIONING".into()
+            };
+        }
+        v
+    }
+}
+
+impl TaskApi for Fake {
+    async fn describe(&self, arns: &[String]) -> Result<Vec<TaskView>> {
+        self.enter("DescribeTasks").await?;
+        let mut out = vec![];
+        for arn in arns {
+            if arn == OURS {
+                out.push(self.view());
+            } else if let Some(o) = self.script.others.iter().find(|o| &o.arn == arn) {
+                out.push(o.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn list_running(&self, _started_by: &str) -> Result<Vec<String>> {
+        self.enter("ListTasks").await?;
+        let mut arns: Vec<String> = self.script.others.iter().map(|o| o.arn.clone()).collect();
+        arns.push(OURS.into());
+        Ok(arns)
+    }
+
+    async fn stop(&self, _arn: &str, reason: &str) -> Result<()> {
+        self.enter("StopTask").await?;
+        self.stops
+            .borrow_mut()
+            .push((self.now(), reason.to_string()));
+        Ok(())
+    }
+
+    async fn log_page(&self, token: Option<&str>) -> Result<Option<LogPage>> {
+        self.enter("GetLogEvents").await?;
+        let t = self.now();
+        if t < self.script.stream_at {
+            return Ok(None);
+        }
+        let from: usize = token.map_or(0, |t| t.parse().unwrap());
+        let visible: Vec<&String> = self
+            .script
+            .lines
+            .iter()
+            .filter(|(at, _)| *at <= t)
+            .map(|(_, l)| l)
+            .collect();
+        let page: Vec<String> = visible
+            .iter()
+            .skip(from)
+            .take(self.script.page_size)
+            .map(|l| l.to_string())
+            .collect();
+        Ok(Some(LogPage {
+            next_token: Some((from + page.len()).to_string()),
+            messages: page,
+        }))
+    }
+}
+
+fn settings() -> Settings {
+    Settings {
+        log_interval: secs(2.0),
+        describe_interval: secs(3.0),
+        backoff_max: secs(10.0),
+        log_quiet: secs(2.0),
+        log_drain_max: secs(30.0),
+        lost_after: secs(300.0),
+        stop_grace: secs(150.0),
+        on_abort: OnAbort::Stop,
+        follow_logs: true,
+        claim: true,
+        timeout: None,
+    }
+}
+
+struct Run {
+    followed: Followed,
+    lines: Vec<String>,
+    elapsed: f64,
+    fake: Fake,
+}
+
+impl Run {
+    fn outcome(&self) -> Outcome {
+        let view = self.followed.task.clone().unwrap_or_default();
+        outcome::judge(&view.summary(), self.followed.ending)
+    }
+
+    fn exit_code(&self) -> i32 {
+        let view = self.followed.task.clone().unwrap_or_default();
+        self.outcome().exit_code(view.summary().exit_code)
+    }
+
+    fn assert_every_line_once_in_order(&self) {
+        let want: Vec<String> = self
+            .fake
+            .script
+            .lines
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect();
+        assert_eq!(self.lines, want);
+    }
+}
+
+/// Follows the scripted task; `signal_at` sends SIGTERM at that time, `deadline` is --timeout.
+async fn run(script: Script, s: Settings, signal_at: Option<f64>, deadline: Option<f64>) -> Run {
+    let fake = Fake::new(script);
+    let (tx, rx) = mpsc::unbounded_channel();
+    if let Some(at) = signal_at {
+        tokio::spawn(async move {
+            tokio::time::sleep(secs(at)).await;
+            let _ = tx.send(Signal::Terminate);
+            std::mem::forget(tx);
+        });
+    } else {
+        std::mem::forget(tx);
+    }
+    let mut aborts = Aborts::new(rx, deadline.map(|d| Instant::now() + secs(d)));
+    let out = Output::new(OutputFormat::Json);
+    let mut lines = vec![];
+    let mut sink = |l: &str| lines.push(l.to_string());
+    let started_by = s.claim.then_some("ecs-migrate/fam");
+    let followed = follow(&fake, OURS, started_by, s, &mut aborts, &out, &mut sink).await;
+    let elapsed = fake.now();
+    Run {
+        followed,
+        lines,
+        elapsed,
+        fake,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn happy_path_every_line_once_and_the_exit_code() {
+    let r = run(Script::default(), settings(), None, None).await;
+    assert_eq!(r.followed.ending, Ending::Exited);
+    assert_eq!(r.outcome(), Outcome::Succeeded);
+    r.assert_every_line_once_in_order();
+    assert!(r.followed.logs_complete);
+    assert_eq!(r.fake.calls("StopTask"), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttled_describes_are_retried_not_fatal() {
+    let script = Script {
+        exit: Some((20.0, 7)),
+        failures: vec![("DescribeTasks", 0.5, 40.0, true)],
+        ..Default::default()
+    };
+    let r = run(script, settings(), None, None).await;
+    assert_eq!(
+        r.exit_code(),
+        7,
+        "the task's own exit code, not 'failed before the task ran'"
+    );
+    r.assert_every_line_once_in_order();
+    assert!(
+        r.fake.calls("DescribeTasks") >= 5,
+        "DescribeTasks failed at least 5 times"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn failing_log_reads_at_the_stop_are_never_quiet_time() {
+    // the last lines land while every read fails: the drain waits for clean reads
+    let mut script = Script {
+        exit: Some((5.0, 0)),
+        failures: vec![("GetLogEvents", 3.0, 12.0, true)],
+        ..Default::default()
+    };
+    script
+        .lines
+        .extend((0..5).map(|i| (5.5 + i as f64 * 0.1, format!("tail-{i}"))));
+    let r = run(script, settings(), None, None).await;
+    r.assert_every_line_once_in_order();
+    assert!(r.followed.logs_complete);
+    assert!(
+        r.elapsed >= 14.0,
+        "drained only after 2 s of clean reads ({})",
+        r.elapsed
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_stream_is_read_from_its_head() {
+    let script = Script {
+        exit: Some((2.0, 0)),
+        teardown: 0.3,
+        stream_at: 9.0, // 8 s after the container started
+        ..Default::default()
+    };
+    let r = run(script, settings(), None, None).await;
+    r.assert_every_line_once_in_order();
+    assert!(r.followed.logs_complete);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_that_never_appears_is_reported_not_silent() {
+    let script = Script {
+        stream_at: 1e9,
+        ..Default::default()
+    };
+    let r = run(script, settings(), None, None).await;
+    assert_eq!(r.outcome(), Outcome::Succeeded);
+    assert!(!r.followed.logs_complete);
+    assert!(
+        r.followed
+            .warnings
+            .iter()
+            .any(|w| w.contains("never appeared")),
+        "{:?}",
+        r.followed.warnings
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_signal_during_a_slow_call_reaches_stop_task_within_a_second() {
+    let mut script = Script {
+        exit: None,
+        ..Default::default()
+    };
+    script.slow.insert("GetLogEvents", 60.0);
+    script.slow.insert("DescribeTasks", 60.0);
+    let r = run(script, settings(), Some(10.0), None).await;
+    let stops = r.fake.stops.borrow().clone();
+    assert_eq!(stops.len(), 1);
+    assert!(stops[0].0 - 10.0 < 1.0, "StopTask at {}", stops[0].0);
+    assert_eq!(stops[0].1, "ecs-migrate: interrupted by SIGTERM");
+    assert_eq!(r.followed.ending, Ending::Aborted(Abort::Signal));
+    assert_eq!(r.exit_code(), 130);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_during_failing_log_reads_stops_the_task() {
+    let script = Script {
+        exit: None,
+        failures: vec![("GetLogEvents", 0.0, 1e9, true)],
+        ..Default::default()
+    };
+    let mut s = settings();
+    s.timeout = Some(secs(20.0));
+    let r = run(script, s, None, Some(20.0)).await;
+    let stops = r.fake.stops.borrow().clone();
+    assert!(stops[0].0 - 20.0 < 1.0, "StopTask at {}", stops[0].0);
+    assert!(
+        stops[0].1.contains("deadline reached (--timeout 20s)"),
+        "{}",
+        stops[0].1
+    );
+    assert_eq!(r.exit_code(), 124);
+}
+
+#[tokio::test(start_paused = true)]
+async fn detach_leaves_the_task_alone() {
+    let script = Script {
+        exit: None,
+        ..Default::default()
+    };
+    let mut s = settings();
+    s.on_abort = OnAbort::Detach;
+    let r = run(script, s, Some(4.0), None).await;
+    assert_eq!(r.fake.calls("StopTask"), 0);
+    assert!(r.followed.detached);
+    assert_eq!(r.exit_code(), 130);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_verdict_comes_at_the_containers_exit_not_the_tasks_stop() {
+    let script = Script {
+        exit: Some((10.0, 3)),
+        teardown: 60.0,
+        ..Default::default()
+    };
+    let r = run(script, settings(), None, None).await;
+    assert_eq!(r.exit_code(), 3);
+    assert_eq!(
+        r.followed.task.as_ref().unwrap().last_status,
+        "DEPROVISIONING"
+    );
+    // exit seen within one describe interval, then 2 s of quiet measured by fast reads
+    assert!(
+        r.elapsed <= 10.0 + 3.0 + 2.0 + 0.5,
+        "returned at {}",
+        r.elapsed
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn api_calls_stay_within_sixty_per_task_minute() {
+    let script = Script {
+        exit: Some((121.0, 0)),
+        ..Default::default()
+    };
+    let r = run(script, settings(), None, None).await;
+    let total: u32 = r.fake.calls.borrow().values().sum();
+    let per_minute = total as f64 / (r.elapsed / 60.0);
+    assert!(
+        per_minute <= 60.0,
+        "{per_minute:.1} calls per minute: {:?}",
+        r.fake.calls
+    );
+    // and no long gaps: DescribeTasks at least every describe interval
+    assert!(r.fake.calls("DescribeTasks") as f64 >= 120.0 / 3.0 - 1.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn describes_failing_for_too_long_lose_track_and_stop_the_task() {
+    let script = Script {
+        exit: None,
+        failures: vec![("DescribeTasks", 2.0, 1e9, true)],
+        ..Default::default()
+    };
+    let mut s = settings();
+    s.lost_after = secs(60.0);
+    let r = run(script, s, None, None).await;
+    assert_eq!(r.followed.ending, Ending::LostTrack);
+    assert_eq!(r.exit_code(), 123);
+    assert_eq!(r.fake.calls("StopTask"), 1, "no orphan");
+    assert!(!r.followed.logs_complete);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_non_retryable_describe_error_loses_track_at_once() {
+    let script = Script {
+        exit: None,
+        failures: vec![("DescribeTasks", 2.0, 1e9, false)],
+        ..Default::default()
+    };
+    let r = run(script, settings(), None, None).await;
+    assert_eq!(r.followed.ending, Ending::LostTrack);
+    assert!(r.elapsed < 10.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_lost_after_it_started_is_not_never_ran() {
+    let script = Script {
+        exit: None,
+        lost_at: Some(6.0),
+        ..Default::default()
+    };
+    let r = run(script, settings(), None, None).await;
+    assert_eq!(r.outcome(), Outcome::NoExitCode);
+    assert_eq!(r.exit_code(), 122);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_older_claimant_wins_and_ours_is_stopped_before_it_runs() {
+    let other = TaskView {
+        arn: "arn:aws:ecs:r:1:task/c/older".into(),
+        created_at: Some(99.0),
+        desired_status: "RUNNING".into(),
+        last_status: "PENDING".into(),
+        ..Default::default()
+    };
+    let script = Script {
+        running_at: 5.0,
+        others: vec![other],
+        ..Default::default()
+    };
+    let r = run(script, settings(), None, None).await;
+    assert_eq!(r.followed.ending, Ending::LostClaim);
+    assert_eq!(r.exit_code(), 121);
+    assert_eq!(
+        r.followed.winner.as_ref().unwrap().arn,
+        "arn:aws:ecs:r:1:task/c/older"
+    );
+    let stops = r.fake.stops.borrow().clone();
+    assert!(stops[0].0 < 5.0, "stopped while PROVISIONING");
+    assert!(stops[0].1.contains("another migration is running"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_younger_claimant_does_not_stop_us() {
+    let other = TaskView {
+        arn: "arn:aws:ecs:r:1:task/c/younger".into(),
+        created_at: Some(101.0),
+        desired_status: "RUNNING".into(),
+        last_status: "PROVISIONING".into(),
+        ..Default::default()
+    };
+    let script = Script {
+        others: vec![other],
+        ..Default::default()
+    };
+    let r = run(script, settings(), None, None).await;
+    assert_eq!(r.outcome(), Outcome::Succeeded);
+    assert_eq!(r.fake.calls("StopTask"), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_drain_cap_without_a_clean_read_is_reported() {
+    let script = Script {
+        failures: vec![("GetLogEvents", 4.0, 1e9, true)],
+        ..Default::default()
+    };
+    let r = run(script, settings(), None, None).await;
+    assert_eq!(r.outcome(), Outcome::Succeeded);
+    assert!(!r.followed.logs_complete);
+    assert!(r.elapsed <= 5.0 + 3.0 + 30.0 + 1.0);
+}

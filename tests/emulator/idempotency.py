@@ -1,0 +1,54 @@
+"""RunTask `clientToken` idempotency, as ECS documents it (moto ignores the token).
+
+The same token (per region and cluster) with the same parameters within 24 h answers with the
+original response, so a retried call launches nothing new; the same token with other parameters
+is a `ConflictException`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+WINDOW_SECONDS = 24 * 3600
+
+_LOCK = threading.Lock()
+# (region, cluster, token) -> (parameters, response body, when)
+_SEEN: dict[tuple[str, str, str], tuple[str, bytes, float]] = {}
+
+
+def _key(region: str, request: dict[str, Any]) -> tuple[str, str, str] | None:
+    token = request.get("clientToken")
+    if not token:
+        return None
+    cluster = str(request.get("cluster") or "default").rsplit("/", 1)[-1]
+    return region, cluster, str(token)
+
+
+def _parameters(request: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in request.items() if k != "clientToken"}, sort_keys=True)
+
+
+def lookup(region: str, request: dict[str, Any]) -> tuple[str, bytes] | None:
+    """("replay", original body) or ("conflict", message), or None for a new token."""
+    key = _key(region, request)
+    if key is None:
+        return None
+    with _LOCK:
+        seen = _SEEN.get(key)
+        if seen is None or time.time() - seen[2] > WINDOW_SECONDS:
+            return None
+        if seen[0] != _parameters(request):
+            return "conflict", (
+                f"The clientToken {key[2]} was already used with different parameters"
+            ).encode()
+        return "replay", seen[1]
+
+
+def remember(region: str, request: dict[str, Any], body: bytes) -> None:
+    key = _key(region, request)
+    if key is not None:
+        with _LOCK:
+            _SEEN.setdefault(key, (_parameters(request), body, time.time()))
