@@ -29,7 +29,12 @@ impl Clients {
             .operation_timeout(Duration::from_secs(60))
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(6))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(6)
+                    .with_initial_backoff(Duration::from_millis(200))
+                    .with_max_backoff(Duration::from_secs(5)),
+            )
             .timeout_config(timeouts);
         if let Some(region) = &args.region {
             loader = loader.region(Region::new(region.clone()));

@@ -223,6 +223,59 @@ pub fn reset_faults() {
     http("DELETE", "/_emulator/faults", "");
 }
 
+/// What the emulator was asked in `region`: `{"calls": {API: n}, "run_task_tokens": [...]}`.
+pub fn stats(region: &str) -> Value {
+    let resp = http("GET", &format!("/_emulator/stats?region={region}"), "");
+    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("{}");
+    serde_json::from_str::<Value>(body).unwrap()[region].clone()
+}
+
+/// Starts `ecs-migrate run --cluster … --container rails <args>` with piped output; stderr
+/// lines arrive on the receiver as they are written.
+pub fn spawn_run(w: &World, args: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let cluster = w.s("cluster");
+    let mut c = w.cmd();
+    c.arg("run")
+        .args(["--cluster", &cluster, "--container", "rails"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// Reads stderr lines until one contains `needle`; returns everything read.
+pub fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no {needle:?} on stderr; saw:\n{seen}"));
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(needle) {
+            return seen;
+        }
+    }
+}
+
+/// The rest of the stderr lines, once the process has exited.
+pub fn rest(rx: &std::sync::mpsc::Receiver<String>) -> String {
+    let mut all = String::new();
+    while let Ok(l) = rx.recv_timeout(Duration::from_secs(2)) {
+        all.push_str(&l);
+        all.push('\n');
+    }
+    all
+}
+
 fn http(method: &str, path: &str, body: &str) -> String {
     use std::io::{Read, Write};
     let url = &emulator().url;

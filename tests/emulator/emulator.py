@@ -17,6 +17,7 @@ import os
 import signal
 import threading
 import sys
+import time
 from typing import Any, Callable, Iterable
 
 from moto.moto_server.werkzeug_app import (
@@ -68,6 +69,9 @@ class FaultMiddleware:
         api = target.rsplit(".", 1)[-1] if target else ""
         if api:
             stats.count(stats.region_of(environ), api)
+            delay = float((FAULTS.get("latency") or {}).get(api, 0.0))
+            if delay > 0:
+                time.sleep(delay)
             fault = FAULTS.api_fault(api)
             if fault:
                 status, code, message = fault

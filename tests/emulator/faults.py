@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     # lost after `after` seconds: its processes are killed and it stops with no exit code
     "task_lost": None,
     # API faults
+    "latency": {},  # {"GetLogEvents": 5.0}: every call of that API answers this many seconds late
     "throttle": {},  # {"DescribeTasks": 0.5}: that share of calls gets ThrottlingException
     "error_burst": {},  # {"GetLogEvents": {"count": 3, "status": 503}}: next N calls fail
     "run_task_failures": None,  # "RESOURCE:FARGATE" etc: RunTask answers failures[] with it

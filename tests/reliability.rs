@@ -1,0 +1,598 @@
+//! The fault matrix of docs/reliability.md, one test per row, against the emulator's fault
+//! knobs and through the real binary. Each test asserts the exit code, every log line once
+//! and in order where there are lines, and that no task is left running unless detached.
+//! The knobs are global to the emulator, so these tests run one at a time.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use common::{World, code, faults, reset_faults, rest, spawn_run, stats, stderr, stdout, wait_for};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+/// (row, what was done, exit code, what the user gets). docs/reliability.md holds the same
+/// rows; `the_docs_show_this_matrix` keeps the two equal, and each test below asserts its
+/// row's exit code, so the document cannot drift from what is tested.
+const MATRIX: [(&str, &str, i32, &str); 12] = [
+    (
+        "concurrent",
+        "5 runs of one migration family started at the same instant, 10 times",
+        0,
+        "exactly one container runs each time; the 4 others exit 121 naming the winner's ARN",
+    ),
+    (
+        "runtask-5xx",
+        "RunTask creates the task, then answers 503, twice",
+        0,
+        "one task: the SDK's 3 RunTask requests carry one clientToken and get the original task back",
+    ),
+    (
+        "logs-5xx-at-stop",
+        "GetLogEvents answers 503 ×12 around the task's stop",
+        0,
+        "all 2000 lines, once, in order; `logs_complete: true`",
+    ),
+    (
+        "late-stream",
+        "the log stream is created 8 s after the container started (default drain settings)",
+        0,
+        "all 2000 lines, once, in order",
+    ),
+    (
+        "sigint-failing-logs",
+        "SIGINT while every GetLogEvents is slow (5 s) and failing",
+        130,
+        "StopTask sent at once with the reason `interrupted by SIGINT`; the container stopped",
+    ),
+    (
+        "deadline-before-launch",
+        "`--timeout 2s` expires while RegisterTaskDefinition is slow and throttled",
+        124,
+        "no task is launched",
+    ),
+    (
+        "huge-duration",
+        "`--timeout 18000000000000000000s` or the same `--poll-interval`",
+        2,
+        "a usage error naming the 7-day maximum, before any AWS call",
+    ),
+    (
+        "describe-5xx",
+        "DescribeTasks answers 503 20 times in a row",
+        7,
+        "the container's own exit code",
+    ),
+    (
+        "task-lost",
+        "the task stops with no exit code after its container started (`InfrastructureHealth`)",
+        122,
+        "`no_exit_code`, with the stop code; not \"never ran\"",
+    ),
+    (
+        "lost-track",
+        "DescribeTasks fails for longer than `--lost-after`",
+        123,
+        "`lost_track`; StopTask sent and the exact stop command printed",
+    ),
+    (
+        "teardown",
+        "a 10 s Fargate teardown after the container exits 3",
+        3,
+        "the verdict at the container's exit, before the task is STOPPED",
+    ),
+    (
+        "attach",
+        "a second run with `--attach` while a migration of the family runs",
+        5,
+        "it follows that migration: its lines and its exit code (5)",
+    ),
+];
+
+fn row(id: &str) -> i32 {
+    MATRIX.iter().find(|r| r.0 == id).expect("a matrix row").2
+}
+
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    let g = SERIAL.lock().await;
+    reset_faults();
+    g
+}
+
+fn json_of(o: &std::process::Output) -> Value {
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+async fn ecs(w: &World) -> aws_sdk_ecs::Client {
+    aws_sdk_ecs::Client::new(&w.sdk().await)
+}
+
+/// Every task of the world's cluster, described.
+async fn tasks(w: &World) -> Vec<aws_sdk_ecs::types::Task> {
+    let ecs = ecs(w).await;
+    let mut arns = vec![];
+    for status in [
+        aws_sdk_ecs::types::DesiredStatus::Running,
+        aws_sdk_ecs::types::DesiredStatus::Stopped,
+    ] {
+        let out = ecs
+            .list_tasks()
+            .cluster(w.s("cluster"))
+            .desired_status(status)
+            .send()
+            .await
+            .unwrap();
+        arns.extend(out.task_arns().iter().cloned());
+    }
+    if arns.is_empty() {
+        return vec![];
+    }
+    let out = ecs
+        .describe_tasks()
+        .cluster(w.s("cluster"))
+        .set_tasks(Some(arns))
+        .send()
+        .await
+        .unwrap();
+    out.tasks().to_vec()
+}
+
+/// No task is left running: each one's desired status is STOPPED.
+async fn assert_nothing_left_running(w: &World) {
+    for t in tasks(w).await {
+        assert_eq!(
+            t.desired_status(),
+            Some("STOPPED"),
+            "task {} left running",
+            t.task_arn().unwrap()
+        );
+    }
+}
+
+fn lines(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("line-{i}")).collect()
+}
+
+fn assert_lines_once_in_order(out: &str, want: &[String]) {
+    let got: Vec<&str> = out.lines().filter(|l| l.starts_with("line-")).collect();
+    assert_eq!(got.len(), want.len(), "line count");
+    assert!(got.iter().zip(want).all(|(a, b)| a == b), "order");
+}
+
+const PRINT_2000: &str = "seq 1 2000 | sed 's/^/line-/'";
+
+#[test]
+fn the_docs_show_this_matrix() {
+    let doc = std::fs::read_to_string(common::repo().join("docs/reliability.md")).unwrap();
+    for (id, what, exit, result) in MATRIX {
+        let line = format!("| {id} | {what} | {exit} | {result} |");
+        assert!(
+            doc.contains(&line),
+            "docs/reliability.md lacks the row:\n{line}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_runs_launch_one_migration() {
+    let _g = serial().await;
+    let w = World::new("ap-south-1");
+    // Fargate provisions for tens of seconds; 2 s is plenty for the claim check to run
+    faults(r#"{"provisioning_delay": 2.0}"#);
+    let image = w.s("image");
+    for round in 0..10 {
+        let script = format!("echo ran-{round}; sleep 0.5");
+        let children: Vec<_> = (0..5)
+            .map(|_| {
+                let cluster = w.s("cluster");
+                let mut c = w.cmd();
+                c.arg("run")
+                    .args(["--cluster", &cluster, "--container", "rails"])
+                    .args(["--service", "ass-staging", "--image", &image])
+                    .args(["--output", "json", "--", "sh", "-c", &script])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped());
+                c.spawn().unwrap()
+            })
+            .collect();
+        let outs: Vec<_> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        let mut codes: Vec<i32> = outs.iter().map(code).collect();
+        codes.sort();
+        assert_eq!(
+            codes,
+            [row("concurrent"), 121, 121, 121, 121],
+            "round {round}: {}",
+            outs.iter().map(stderr).collect::<String>()
+        );
+        let winner = outs.iter().find(|o| code(o) == 0).unwrap();
+        let winner_arn = json_of(winner)["task_arn"].as_str().unwrap().to_string();
+        for loser in outs.iter().filter(|o| code(o) == 121) {
+            let r = json_of(loser);
+            assert_eq!(r["outcome"], "busy");
+            assert_eq!(
+                r["other_task_arn"],
+                winner_arn.as_str(),
+                "{}",
+                stderr(loser)
+            );
+        }
+    }
+    reset_faults();
+    let ran = tasks(&w)
+        .await
+        .iter()
+        .filter(|t| t.started_at().is_some())
+        .count();
+    assert_eq!(ran, 10, "one container ran per round");
+    assert_nothing_left_running(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runtask_that_created_the_task_then_failed_is_not_launched_twice() {
+    let _g = serial().await;
+    let w = World::new("ap-southeast-1");
+    faults(r#"{"run_task_created_then_fail": {"count": 2, "status": 503}}"#);
+    let o = w.run_on(
+        "ass-staging",
+        "image",
+        &["--output", "json", "--", "echo", "once"],
+    );
+    reset_faults();
+    assert_eq!(code(&o), row("runtask-5xx"), "{}", stderr(&o));
+    assert_eq!(tasks(&w).await.len(), 1, "exactly one task");
+    let s = stats(&w.region);
+    let tokens = s["run_task_tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 3, "the SDK retried RunTask twice");
+    assert!(tokens.iter().all(|t| t == &tokens[0] && t.is_string()));
+    assert_eq!(json_of(&o)["client_token"], tokens[0]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_given_client_token_with_other_parameters_is_a_conflict() {
+    let _g = serial().await;
+    let w = World::new("ap-southeast-2");
+    let first = w.run_on(
+        "ass-staging",
+        "image",
+        &["--client-token", "exec-1", "--", "echo", "a"],
+    );
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let other = w.run_on(
+        "ass-staging",
+        "image",
+        &["--client-token", "exec-1", "--", "echo", "b"],
+    );
+    assert_eq!(code(&other), 125, "{}", stderr(&other));
+    assert!(
+        stderr(&other).contains("ConflictException"),
+        "{}",
+        stderr(&other)
+    );
+    assert_eq!(tasks(&w).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_log_reads_around_the_stop_lose_no_line() {
+    let _g = serial().await;
+    let w = World::new("eu-central-1");
+    let script = format!("{PRINT_2000}; sleep 0.5");
+    let image = w.s("image");
+    let (child, rx) = spawn_run(
+        &w,
+        &[
+            "--service",
+            "ass-staging",
+            "--image",
+            &image,
+            "--output",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    wait_for(&rx, "task RUNNING");
+    faults(r#"{"error_burst": {"GetLogEvents": {"count": 12, "status": 503}}}"#);
+    let o = child.wait_with_output().unwrap();
+    reset_faults();
+    let err = String::from_utf8_lossy(&o.stderr).to_string() + &rest(&rx);
+    assert_eq!(code(&o), row("logs-5xx-at-stop"), "{err}");
+    assert_eq!(
+        stats(&w.region)["calls"]["GetLogEvents"].as_u64().unwrap() > 12,
+        true
+    );
+    let r = json_of(&o);
+    assert_eq!(r["log_lines"], 2000);
+    assert_eq!(r["logs_complete"], true);
+    // with --output json the container's lines go to stderr
+    assert_lines_once_in_order(&err, &lines(2000));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_log_stream_is_read_whole_with_the_default_drain() {
+    let _g = serial().await;
+    let w = World::new("eu-north-1");
+    faults(r#"{"log_stream_delay": 8.0}"#);
+    let defaults = [
+        "--log-quiet",
+        "2s",
+        "--log-drain-max",
+        "30s",
+        "--poll-interval",
+        "2s",
+        "--describe-interval",
+        "3s",
+        "--poll-max",
+        "10s",
+    ];
+    let mut args = defaults.to_vec();
+    args.extend(["--", "sh", "-c", PRINT_2000]);
+    let o = w.run_on("ass-staging", "image", &args);
+    reset_faults();
+    assert_eq!(code(&o), row("late-stream"), "{}", stderr(&o));
+    assert_lines_once_in_order(&stdout(&o), &lines(2000));
+    assert!(!stderr(&o).contains("may be incomplete"), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_while_log_reads_hang_and_fail_stops_the_task() {
+    let _g = serial().await;
+    let w = World::new("eu-west-1");
+    let image = w.s("image");
+    let (child, rx) = spawn_run(
+        &w,
+        &[
+            "--service",
+            "ass-staging",
+            "--image",
+            &image,
+            "--",
+            "sh",
+            "-c",
+            "echo started; sleep 60",
+        ],
+    );
+    wait_for(&rx, "task RUNNING");
+    faults(
+        r#"{"latency": {"GetLogEvents": 5.0}, "error_burst": {"GetLogEvents": {"count": 1000, "status": 503}}}"#,
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500)); // a read is in flight
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let err = rest(&rx);
+    reset_faults();
+    assert_eq!(code(&o), row("sigint-failing-logs"), "{err}");
+    let t = &tasks(&w).await[0];
+    assert_eq!(t.desired_status(), Some("STOPPED"));
+    assert_eq!(
+        t.stopped_reason(),
+        Some("ecs-migrate: interrupted by SIGINT")
+    );
+    assert_eq!(
+        t.containers()[0].exit_code(),
+        Some(143),
+        "SIGTERM reached the container"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deadline_that_passes_before_runtask_launches_nothing() {
+    let _g = serial().await;
+    let w = World::new("eu-west-2");
+    faults(
+        r#"{"latency": {"RegisterTaskDefinition": 1.0}, "throttle": {"RegisterTaskDefinition": 1.0}}"#,
+    );
+    let o = w.run_on(
+        "ass-staging",
+        "image",
+        &["--timeout", "2s", "--output", "json"],
+    );
+    reset_faults();
+    assert_eq!(code(&o), row("deadline-before-launch"), "{}", stderr(&o));
+    assert_eq!(json_of(&o)["outcome"], "timed_out");
+    assert!(stderr(&o).contains("nothing was started"), "{}", stderr(&o));
+    assert!(tasks(&w).await.is_empty(), "no task launched");
+    assert_eq!(stats(&w.region)["calls"].get("RunTask"), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn absurd_durations_are_refused_before_any_call() {
+    let _g = serial().await;
+    let w = World::new("eu-west-3");
+    let seeded = stats(&w.region)["calls"].clone();
+    for flag in ["--timeout", "--poll-interval"] {
+        let o = w.run_on("ass-staging", "image", &[flag, "18000000000000000000s"]);
+        assert_eq!(code(&o), row("huge-duration"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("longer than the maximum of 7days"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(
+        stats(&w.region)["calls"],
+        serde_json::json!({}),
+        "no AWS call"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_describes_do_not_hide_the_containers_exit_code() {
+    let _g = serial().await;
+    let w = World::new("sa-east-1");
+    let image = w.s("image");
+    let (child, rx) = spawn_run(
+        &w,
+        &[
+            "--service",
+            "ass-staging",
+            "--image",
+            &image,
+            "--",
+            "sh",
+            "-c",
+            "echo working; sleep 2; exit 7",
+        ],
+    );
+    wait_for(&rx, "launched");
+    faults(r#"{"error_burst": {"DescribeTasks": {"count": 20, "status": 503}}}"#);
+    let o = child.wait_with_output().unwrap();
+    let err = rest(&rx);
+    reset_faults();
+    assert_eq!(code(&o), row("describe-5xx"), "{err}");
+    assert_eq!(stdout(&o), "working\n");
+    assert_nothing_left_running(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_lost_after_it_started_is_not_never_ran() {
+    let _g = serial().await;
+    let w = World::new("us-east-2");
+    faults(r#"{"task_lost": {"after": 1.0, "stop_code": "InfrastructureHealth"}}"#);
+    let o = w.run_on(
+        "ass-staging",
+        "image",
+        &[
+            "--output",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo migrating; sleep 30",
+        ],
+    );
+    reset_faults();
+    assert_eq!(code(&o), row("task-lost"), "{}", stderr(&o));
+    let r = json_of(&o);
+    assert_eq!(r["outcome"], "no_exit_code");
+    assert_eq!(r["stop_code"], "InfrastructureHealth");
+    assert!(r["started_at"].is_string());
+    assert!(!stderr(&o).contains("never ran"), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn describes_failing_past_lost_after_stop_the_task_and_exit_123() {
+    let _g = serial().await;
+    let w = World::new("us-west-1");
+    let image = w.s("image");
+    let (child, rx) = spawn_run(
+        &w,
+        &[
+            "--service",
+            "ass-staging",
+            "--image",
+            &image,
+            "--lost-after",
+            "2s",
+            "--poll-max",
+            "1s",
+            "--output",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "sleep 60",
+        ],
+    );
+    wait_for(&rx, "task RUNNING");
+    faults(r#"{"error_burst": {"DescribeTasks": {"count": 100000, "status": 503}}}"#);
+    let o = child.wait_with_output().unwrap();
+    let err = rest(&rx);
+    reset_faults();
+    assert_eq!(code(&o), row("lost-track"), "{err}");
+    let r = json_of(&o);
+    assert_eq!(r["outcome"], "lost_track");
+    let arn = r["task_arn"].as_str().unwrap();
+    assert!(r["stop_command"].as_str().unwrap().contains(arn));
+    assert_nothing_left_running(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_verdict_does_not_wait_for_the_fargate_teardown() {
+    let _g = serial().await;
+    let w = World::new("us-west-2");
+    faults(r#"{"teardown_delay": 10.0}"#);
+    let o = w.run_on(
+        "ass-staging",
+        "image",
+        &[
+            "--output",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo one; echo two; exit 3",
+        ],
+    );
+    let r = json_of(&o);
+    let t = &tasks(&w).await[0];
+    reset_faults();
+    assert_eq!(code(&o), row("teardown"), "{}", stderr(&o));
+    assert_eq!(r["log_lines"], 2);
+    assert_eq!(r["stop_code"], "EssentialContainerExited");
+    assert_ne!(
+        t.last_status(),
+        Some("STOPPED"),
+        "returned during the teardown"
+    );
+    assert_eq!(t.desired_status(), Some("STOPPED"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn attach_follows_the_running_migration() {
+    let _g = serial().await;
+    let w = World::new("ca-central-1");
+    let image = w.s("image");
+    let (first, rx) = spawn_run(
+        &w,
+        &[
+            "--service",
+            "ass-staging",
+            "--image",
+            &image,
+            "--",
+            "sh",
+            "-c",
+            "echo from-first; sleep 3; echo bye; exit 5",
+        ],
+    );
+    let seen = wait_for(&rx, "launched ");
+    let first_arn = seen
+        .lines()
+        .find_map(|l| l.split("launched ").nth(1))
+        .unwrap()
+        .to_string();
+    wait_for(&rx, "task RUNNING");
+    let o = w.run_on(
+        "ass-staging",
+        "image",
+        &["--attach", "--output", "json", "--", "echo", "mine"],
+    );
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(code(&first), 5);
+    assert_eq!(code(&o), row("attach"), "{}", stderr(&o));
+    let r = json_of(&o);
+    assert_eq!(r["attached"], true);
+    assert_eq!(r["task_arn"], first_arn.as_str());
+    let err = stderr(&o);
+    let got: Vec<&str> = err
+        .lines()
+        .filter(|l| ["from-first", "bye"].contains(l))
+        .collect();
+    assert_eq!(got, ["from-first", "bye"]);
+    let mut by_arn = BTreeMap::new();
+    for t in tasks(&w).await {
+        by_arn.insert(t.task_arn().unwrap().to_string(), t.started_at().is_some());
+    }
+    assert_eq!(by_arn.len(), 1, "the attached run launched nothing");
+}
