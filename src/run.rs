@@ -29,6 +29,12 @@ pub enum Ran {
     Report(Box<Report>),
 }
 
+/// How the steps ended: a dry run's plan was printed, or the report is filled in.
+enum Done {
+    DryRun,
+    Reported,
+}
+
 /// Everything known once the migration task definition is registered: ready to launch.
 struct Prepared {
     clients: Clients,
@@ -44,8 +50,8 @@ struct Prepared {
 pub async fn run(plan: &RunPlan, aws: &AwsArgs, out: &Output, aborts: &mut Aborts) -> Ran {
     let mut report = Report::default();
     match steps(plan, aws, out, aborts, &mut report).await {
-        Ok(None) => Ran::DryRun,
-        Ok(Some(())) => Ran::Report(Box::new(report)),
+        Ok(Done::DryRun) => Ran::DryRun,
+        Ok(Done::Reported) => Ran::Report(Box::new(report)),
         Err(e) => {
             report.fail(&e);
             Ran::Report(Box::new(report))
@@ -59,20 +65,20 @@ async fn steps(
     out: &Output,
     aborts: &mut Aborts,
     report: &mut Report,
-) -> Result<Option<()>> {
+) -> Result<Done> {
     // 1-4. Resolve, derive, preflight, register: nothing runs yet, so an abort simply ends.
     let prepared = match aborts.race(prepare(plan, aws, out, report)).await {
         Ok(p) => p?,
-        Err(ev) => return Ok(Some(not_launched(ev, out, report))),
+        Err(ev) => return Ok(not_launched(ev, out, report)),
     };
     let Some(p) = prepared else {
-        return Ok(None);
+        return Ok(Done::DryRun);
     };
     if let Some(arn) = &p.running {
         return busy_or_attach(plan, &p, arn, aborts, out, report).await;
     }
     if let Some(ev) = aborts.ready() {
-        return Ok(Some(not_launched(ev, out, report)));
+        return Ok(not_launched(ev, out, report));
     }
 
     // 5. Launch (not raced: its answer is the ARN an abort needs; bounded by SDK timeouts)
@@ -97,7 +103,7 @@ async fn steps(
 
     // 7. Verdict
     verdict(&p, &task_arn, followed, out, report);
-    Ok(Some(()))
+    Ok(Done::Reported)
 }
 
 /// Steps 1-4. Returns None for a dry run (whose plan was printed).
@@ -295,7 +301,7 @@ fn warn(out: &Output, report: &mut Report, w: String) {
 }
 
 /// An abort before RunTask: nothing was launched.
-fn not_launched(ev: AbortEvent, out: &Output, report: &mut Report) {
+fn not_launched(ev: AbortEvent, out: &Output, report: &mut Report) -> Done {
     let (outcome, why) = match ev {
         AbortEvent::Deadline => (
             Outcome::TimedOut,
@@ -305,6 +311,7 @@ fn not_launched(ev: AbortEvent, out: &Output, report: &mut Report) {
     };
     out.progress(format!("{why} before launch; nothing was started"));
     report.outcome = Some(outcome);
+    Done::Reported
 }
 
 async fn launch_task(p: &Prepared, out: &Output, report: &mut Report) -> Result<String> {
@@ -326,7 +333,7 @@ async fn busy_or_attach(
     aborts: &mut Aborts,
     out: &Output,
     report: &mut Report,
-) -> Result<Option<()>> {
+) -> Result<Done> {
     report.other_task_arn = Some(arn.to_string());
     if plan.attach {
         out.progress(format!(
@@ -349,7 +356,7 @@ async fn attach(
     aborts: &mut Aborts,
     out: &Output,
     report: &mut Report,
-) -> Result<Option<()>> {
+) -> Result<Done> {
     report.attached = true;
     report.task_arn = Some(arn.to_string());
     report.console_url = Some(report::task_console_url(
@@ -359,7 +366,7 @@ async fn attach(
     ));
     let followed = follow_task(plan, p, arn, false, aborts, out, report).await;
     verdict(p, arn, followed, out, report);
-    Ok(Some(()))
+    Ok(Done::Reported)
 }
 
 /// Step 6: the engine over the SDK seam, with the run's settings.

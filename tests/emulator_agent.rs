@@ -4,9 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_ecs::types::{
-    AwsVpcConfiguration, ContainerOverride, LaunchType, NetworkConfiguration, Task, TaskOverride,
-};
+use aws_sdk_ecs::types::Task;
 use common::World;
 
 struct Ctx {

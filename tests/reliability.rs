@@ -304,10 +304,7 @@ async fn failing_log_reads_around_the_stop_lose_no_line() {
     reset_faults();
     let err = String::from_utf8_lossy(&o.stderr).to_string() + &rest(&rx);
     assert_eq!(code(&o), row("logs-5xx-at-stop"), "{err}");
-    assert_eq!(
-        stats(&w.region)["calls"]["GetLogEvents"].as_u64().unwrap() > 12,
-        true
-    );
+    assert!(stats(&w.region)["calls"]["GetLogEvents"].as_u64().unwrap() > 12);
     let r = json_of(&o);
     assert_eq!(r["log_lines"], 2000);
     assert_eq!(r["logs_complete"], true);

@@ -205,13 +205,13 @@ class ContainerRun:
                 backend.create_log_group(self.log_group, {})
             if self.log_stream not in backend.groups[self.log_group].streams:
                 backend.create_log_stream(self.log_group, self.log_stream)
-            if not events:
-                return
-            backend.put_log_events(
-                self.log_group,
-                self.log_stream,
-                [{"timestamp": ts, "message": msg} for ts, msg in events],
-            )
+            # PutLogEvents takes at most 10,000 events a call
+            for i in range(0, len(events), 10000):
+                backend.put_log_events(
+                    self.log_group,
+                    self.log_stream,
+                    [{"timestamp": ts, "message": msg} for ts, msg in events[i : i + 10000]],
+                )
 
 
 class TaskAgent:
