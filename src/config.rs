@@ -318,39 +318,41 @@ mod tests {
             vec!["--cluster", "c", "--service", "s", "--tag", "novalue"],
             vec!["--cluster", "c", "--service", "s", "--tag", "aws:x=1"],
             vec!["--cluster", "c", "--service", "s", "--log-quiet", "40s"],
-            vec![
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--timeout",
-                "18000000000000000000s",
-            ],
-            vec![
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--poll-interval",
-                "18000000000000000000s",
-            ],
-            vec!["--cluster", "c", "--service", "s", "--timeout", "8d"],
-            vec!["--cluster", "c", "--service", "s", "--poll-interval", "0s"],
-            vec!["--cluster", "c", "--service", "s", "--poll-max", "1s"],
-            vec![
+        ] {
+            let e = plan(&args).unwrap_err();
+            assert_eq!(e.exit_code(), crate::exit::USAGE, "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn durations_are_bounded_and_consistent() {
+        for extra in [
+            ["--timeout", "18000000000000000000s"],
+            ["--poll-interval", "18000000000000000000s"],
+            ["--timeout", "8d"],
+            ["--poll-interval", "0s"],
+            ["--poll-max", "1s"],
+            ["--lost-after", "1s"],
+            ["--describe-interval", "10m"],
+        ] {
+            let mut args = vec!["--cluster", "c", "--service", "s"];
+            args.extend(extra);
+            let e = plan(&args).unwrap_err();
+            assert_eq!(e.exit_code(), crate::exit::USAGE, "{args:?}: {e}");
+        }
+        assert!(
+            plan(&[
                 "--cluster",
                 "c",
                 "--service",
                 "s",
                 "--attach",
-                "--allow-concurrent",
-            ],
-            vec!["nope", "--cluster", "c", "--service", "s"],
-            vec!["--cluster", "c", "--service", "s", "--", "sh", "-c", &long],
-        ] {
-            let e = plan(&args).unwrap_err();
-            assert_eq!(e.exit_code(), crate::exit::USAGE, "{args:?}: {e}");
-        }
+                "--allow-concurrent"
+            ])
+            .is_err()
+        );
+        let p = plan(&["--cluster", "c", "--service", "s", "--timeout", "7d"]).unwrap();
+        assert_eq!(p.timeout, Some(DURATION_MAX));
     }
 
     #[test]

@@ -8,7 +8,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use common::{World, code, faults, reset_faults, rest, spawn_run, stats, stderr, stdout, wait_for};
+use common::{
+    World, code, faults, reset_faults, rest, spawn_migration, stats, stderr, stdout, tasks,
+    wait_for,
+};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
@@ -104,40 +107,6 @@ async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
 
 fn json_of(o: &std::process::Output) -> Value {
     serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
-}
-
-async fn ecs(w: &World) -> aws_sdk_ecs::Client {
-    aws_sdk_ecs::Client::new(&w.sdk().await)
-}
-
-/// Every task of the world's cluster, described.
-async fn tasks(w: &World) -> Vec<aws_sdk_ecs::types::Task> {
-    let ecs = ecs(w).await;
-    let mut arns = vec![];
-    for status in [
-        aws_sdk_ecs::types::DesiredStatus::Running,
-        aws_sdk_ecs::types::DesiredStatus::Stopped,
-    ] {
-        let out = ecs
-            .list_tasks()
-            .cluster(w.s("cluster"))
-            .desired_status(status)
-            .send()
-            .await
-            .unwrap();
-        arns.extend(out.task_arns().iter().cloned());
-    }
-    if arns.is_empty() {
-        return vec![];
-    }
-    let out = ecs
-        .describe_tasks()
-        .cluster(w.s("cluster"))
-        .set_tasks(Some(arns))
-        .send()
-        .await
-        .unwrap();
-    out.tasks().to_vec()
 }
 
 /// No task is left running: each one's desired status is STOPPED.
@@ -282,22 +251,7 @@ async fn failing_log_reads_around_the_stop_lose_no_line() {
     let _g = serial().await;
     let w = World::new("eu-central-1");
     let script = format!("{PRINT_2000}; sleep 0.5");
-    let image = w.s("image");
-    let (child, rx) = spawn_run(
-        &w,
-        &[
-            "--service",
-            "ass-staging",
-            "--image",
-            &image,
-            "--output",
-            "json",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+    let (child, rx) = spawn_migration(&w, &["--output", "json", "--", "sh", "-c", &script]);
     wait_for(&rx, "task RUNNING");
     faults(r#"{"error_burst": {"GetLogEvents": {"count": 12, "status": 503}}}"#);
     let o = child.wait_with_output().unwrap();
@@ -342,20 +296,7 @@ async fn a_late_log_stream_is_read_whole_with_the_default_drain() {
 async fn sigint_while_log_reads_hang_and_fail_stops_the_task() {
     let _g = serial().await;
     let w = World::new("eu-west-1");
-    let image = w.s("image");
-    let (child, rx) = spawn_run(
-        &w,
-        &[
-            "--service",
-            "ass-staging",
-            "--image",
-            &image,
-            "--",
-            "sh",
-            "-c",
-            "echo started; sleep 60",
-        ],
-    );
+    let (child, rx) = spawn_migration(&w, &["--", "sh", "-c", "echo started; sleep 60"]);
     wait_for(&rx, "task RUNNING");
     faults(
         r#"{"latency": {"GetLogEvents": 5.0}, "error_burst": {"GetLogEvents": {"count": 1000, "status": 503}}}"#,
@@ -423,20 +364,7 @@ async fn absurd_durations_are_refused_before_any_call() {
 async fn failing_describes_do_not_hide_the_containers_exit_code() {
     let _g = serial().await;
     let w = World::new("sa-east-1");
-    let image = w.s("image");
-    let (child, rx) = spawn_run(
-        &w,
-        &[
-            "--service",
-            "ass-staging",
-            "--image",
-            &image,
-            "--",
-            "sh",
-            "-c",
-            "echo working; sleep 2; exit 7",
-        ],
-    );
+    let (child, rx) = spawn_migration(&w, &["--", "sh", "-c", "echo working; sleep 2; exit 7"]);
     wait_for(&rx, "launched");
     faults(r#"{"error_burst": {"DescribeTasks": {"count": 20, "status": 503}}}"#);
     let o = child.wait_with_output().unwrap();
@@ -477,14 +405,9 @@ async fn a_task_lost_after_it_started_is_not_never_ran() {
 async fn describes_failing_past_lost_after_stop_the_task_and_exit_123() {
     let _g = serial().await;
     let w = World::new("us-west-1");
-    let image = w.s("image");
-    let (child, rx) = spawn_run(
+    let (child, rx) = spawn_migration(
         &w,
         &[
-            "--service",
-            "ass-staging",
-            "--image",
-            &image,
             "--lost-after",
             "2s",
             "--poll-max",
@@ -545,14 +468,9 @@ async fn the_verdict_does_not_wait_for_the_fargate_teardown() {
 async fn attach_follows_the_running_migration() {
     let _g = serial().await;
     let w = World::new("ca-central-1");
-    let image = w.s("image");
-    let (first, rx) = spawn_run(
+    let (first, rx) = spawn_migration(
         &w,
         &[
-            "--service",
-            "ass-staging",
-            "--image",
-            &image,
             "--",
             "sh",
             "-c",

@@ -2,9 +2,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::{World, code, stderr, stdout};
 use serde_json::Value;
@@ -17,7 +16,7 @@ fn json_of(o: &std::process::Output) -> Value {
 }
 
 async fn ecs(w: &World) -> aws_sdk_ecs::Client {
-    aws_sdk_ecs::Client::new(&w.sdk().await)
+    common::ecs(w).await
 }
 
 async fn describe_task(w: &World, arn: &str) -> aws_sdk_ecs::types::Task {
@@ -33,25 +32,7 @@ async fn describe_task(w: &World, arn: &str) -> aws_sdk_ecs::types::Task {
 }
 
 async fn task_count(w: &World) -> usize {
-    let c = ecs(w).await;
-    let running = c
-        .list_tasks()
-        .cluster(w.s("cluster"))
-        .send()
-        .await
-        .unwrap()
-        .task_arns()
-        .len();
-    let stopped = c
-        .list_tasks()
-        .cluster(w.s("cluster"))
-        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-        .send()
-        .await
-        .unwrap()
-        .task_arns()
-        .len();
-    running + stopped
+    common::tasks(w).await.len()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -272,52 +253,13 @@ fn spawn_running(
     std::sync::mpsc::Receiver<String>,
     String,
 ) {
-    let cluster = w.s("cluster");
-    let mut c: Command = w.cmd();
-    c.arg("run")
-        .args([
-            "--cluster",
-            &cluster,
-            "--container",
-            "rails",
-            "--service",
-            "ass-staging",
-            "--image",
-            &w.s("image"),
-        ])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let err = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let start = Instant::now();
-    let mut seen = vec![];
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("progress on stderr");
-        seen.push(line.clone());
-        if line.contains("task RUNNING") {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "{seen:?}");
-    }
-    (child, rx, seen.join("\n"))
+    let (child, rx) = common::spawn_migration(w, extra);
+    let seen = common::wait_for(&rx, "task RUNNING");
+    (child, rx, seen)
 }
 
 fn collect(rx: &std::sync::mpsc::Receiver<String>) -> String {
-    let mut all = String::new();
-    while let Ok(l) = rx.recv_timeout(Duration::from_secs(2)) {
-        all.push_str(&l);
-        all.push('\n');
-    }
-    all
+    common::rest(rx)
 }
 
 fn task_arn_in(text: &str) -> String {

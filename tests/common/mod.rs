@@ -251,6 +251,14 @@ pub fn spawn_run(w: &World, args: &[&str]) -> (Child, std::sync::mpsc::Receiver<
     (child, rx)
 }
 
+/// `spawn_run` of `--service ass-staging --image <the world's image> <extra>`.
+pub fn spawn_migration(w: &World, extra: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let image = w.s("image");
+    let mut args = vec!["--service", "ass-staging", "--image", &image];
+    args.extend_from_slice(extra);
+    spawn_run(w, &args)
+}
+
 /// Reads stderr lines until one contains `needle`; returns everything read.
 pub fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
     let mut seen = String::new();
@@ -343,4 +351,38 @@ pub async fn run_task(
         .unwrap();
     assert!(out.failures().is_empty(), "{:?}", out.failures());
     out.tasks()[0].clone()
+}
+
+pub async fn ecs(w: &World) -> aws_sdk_ecs::Client {
+    aws_sdk_ecs::Client::new(&w.sdk().await)
+}
+
+/// Every task of the world's cluster (running and stopped), described.
+pub async fn tasks(w: &World) -> Vec<aws_sdk_ecs::types::Task> {
+    let ecs = ecs(w).await;
+    let mut arns = vec![];
+    for status in [
+        aws_sdk_ecs::types::DesiredStatus::Running,
+        aws_sdk_ecs::types::DesiredStatus::Stopped,
+    ] {
+        let out = ecs
+            .list_tasks()
+            .cluster(w.s("cluster"))
+            .desired_status(status)
+            .send()
+            .await
+            .unwrap();
+        arns.extend(out.task_arns().iter().cloned());
+    }
+    if arns.is_empty() {
+        return vec![];
+    }
+    let out = ecs
+        .describe_tasks()
+        .cluster(w.s("cluster"))
+        .set_tasks(Some(arns))
+        .send()
+        .await
+        .unwrap();
+    out.tasks().to_vec()
 }

@@ -97,7 +97,8 @@ def test_docs_name_only_flags_that_exist():
                 "--repository-name", "--image-tag", "--image-manifest", "--image-manifest-media-type",
                 "--output", "--locked", "--release", "--check", "--all-targets", "--generate-cli-skeleton",
                 "--include", "--task-definition",
-                "--data-dir", "--port"}  # scripts/seed and scripts/emulator, documented with them
+                "--data-dir", "--port",  # scripts/seed and scripts/emulator, documented with them
+                "--runs", "--lines", "--write-docs"}  # scripts/bench
     missing = sorted(f for f in documented - not_ours if f not in helps)
     assert not missing, f"documented flags that ecs-migrate does not have: {missing}"
     for flag in ("--output", "--region", "--profile", "--task-definition"):
