@@ -88,11 +88,17 @@ class Emulator:
 
 
 def run(cmd: list[str], env: dict, stdout_path: Path) -> tuple[float, int, int]:
-    """Runs cmd; returns (end time, exit code, peak RSS KiB)."""
+    """Runs cmd; returns (end time, exit code, peak RSS KiB).
+
+    RSS comes from /usr/bin/time: a child forked from this Python process would report
+    Python's own pre-exec high-water mark (tens of MB) as its ru_maxrss.
+    """
+    rss_file = stdout_path.with_suffix(".rss")
     with open(stdout_path, "wb") as out:
-        p = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(p.pid, 0)
-    return time.time(), os.waitstatus_to_exitcode(status), usage.ru_maxrss
+        code = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *cmd],
+                               env=env, stdout=out, stderr=subprocess.DEVNULL)
+    end = time.time()
+    return end, code, int(rss_file.read_text().split()[-1])
 
 
 def count_lines(path: Path, prefix: str) -> int:
@@ -130,7 +136,13 @@ def main() -> None:
         td = json.loads(warm.stdout)["task_definition_arn"]
 
         exit_file = work / "exit-ts"
-        script = f"seq 1 20 | sed 's/^/line-/'; sleep 3; date +%s.%N > {exit_file}"
+
+        def script(i: int) -> str:
+            # the container runs 3 s + i * 6/runs s, so the runs sample every phase of the
+            # waiter's fixed 6 s poll instead of one lucky or unlucky alignment
+            sleep = 3 + i * 6 / args.runs
+            return f"seq 1 20 | sed 's/^/line-/'; sleep {sleep:.2f}; date +%s.%N > {exit_file}"
+
         modes = {
             "fast teardown (STOPPED 0.9 s after exit, last line 2 s after STOPPED)": {
                 "deprovisioning_delay": 0.9, "log_flush_lag": 2.0, "log_flush_tail_lines": 1},
@@ -138,9 +150,9 @@ def main() -> None:
                 "teardown_delay": 10.0, "log_exit_lag": 2.0, "log_flush_tail_lines": 1},
         }
         tools = {
-            "baseline": [PY, "-c", BASELINE, world["cluster"], td, ",".join(net["subnets"]),
-                         ",".join(net.get("securityGroups", [])), script],
-            "ecs-migrate": [args.bin, "run", "--", "sh", "-c", script],
+            "baseline": lambda i: [PY, "-c", BASELINE, world["cluster"], td, ",".join(net["subnets"]),
+                                   ",".join(net.get("securityGroups", [])), script(i)],
+            "ecs-migrate": lambda i: [args.bin, "run", "--", "sh", "-c", script(i)],
         }
         results: dict = {}
         for mode, knobs in modes.items():
@@ -149,20 +161,24 @@ def main() -> None:
                 for tool, cmd in tools.items():
                     exit_file.unlink(missing_ok=True)
                     out = work / f"{tool}.out"
-                    end, code, _ = run(cmd, env, out)
+                    end, code, _ = run(cmd(i), env, out)
                     after = end - float(exit_file.read_text())
                     lines = count_lines(out, "line-")
                     results.setdefault(mode, {}).setdefault(tool, []).append((after, code, lines))
         emu.faults({})
 
-        # API calls per task-minute: a 60 s migration with the defaults
-        before = emu.stats().get("calls", {})
-        t0 = time.time()
-        run([args.bin, "run", "--", "sh", "-c", "echo start; sleep 60; echo end"], env, work / "minute.out")
-        minutes = (time.time() - t0) / 60
-        after = emu.stats().get("calls", {})
-        calls = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
-        follow_calls = calls.get("DescribeTasks", 0) + calls.get("GetLogEvents", 0) + calls.get("ListTasks", 0)
+        # API calls per task-minute while the task runs: a 90 s and a 30 s migration with the
+        # defaults; their difference is one minute of following, without start-up and drain
+        def calls_of(seconds: int) -> dict:
+            before = emu.stats().get("calls", {})
+            run([args.bin, "run", "--", "sh", "-c", f"echo start; sleep {seconds}"], env,
+                work / "minute.out")
+            after = emu.stats().get("calls", {})
+            return {k: after.get(k, 0) - before.get(k, 0) for k in after}
+
+        short, long = calls_of(30), calls_of(90)
+        steady = {k: long.get(k, 0) - short.get(k, 0) for k in long if long.get(k, 0) != short.get(k, 0)}
+        per_minute = sum(steady.values())
 
         # SIGINT while log reads hang and fail: how long until StopTask reaches AWS
         p = subprocess.Popen([args.bin, "run", "--", "sh", "-c", "sleep 60"], env=env,
@@ -197,20 +213,25 @@ def main() -> None:
 
     report = [f"Runs per mode: {args.runs}; emulator defaults otherwise (ingest delay 0.2 s). "
               f"Medians of how long after the container's exit each tool returned.", "",
-              "| teardown | baseline (s) | ecs-migrate (s) | ratio | lines (baseline / ecs-migrate, of 20) |",
-              "| --- | --- | --- | --- | --- |"]
+              "| teardown | baseline (s) | ecs-migrate (s) | ratio of medians |",
+              "| --- | --- | --- | --- |"]
     for mode, by_tool in results.items():
-        b = statistics.median(r[0] for r in by_tool["baseline"])
-        e = statistics.median(r[0] for r in by_tool["ecs-migrate"])
-        bl = min(r[2] for r in by_tool["baseline"])
-        el = min(r[2] for r in by_tool["ecs-migrate"])
-        report.append(f"| {mode} | {b:.1f} | {e:.1f} | {e / b:.2f} | {bl} / {el} (fewest in a run) |")
+        row = []
+        for tool in ("baseline", "ecs-migrate"):
+            runs = by_tool[tool]
+            complete = [r[0] for r in runs if r[2] == 20]
+            row.append((statistics.median(r[0] for r in runs),
+                        statistics.median(complete) if complete else float("nan"), len(complete)))
+        (b, bc, bn), (e, ec, en) = row
+        report.append(f"| {mode} | {b:.1f} ({bc:.1f}, {bn}/{args.runs}) | {e:.1f} ({ec:.1f}, {en}/{args.runs}) "
+                      f"| {e / b:.2f} |")
     report += [
         "",
-        f"API calls while following a 60 s migration: {follow_calls} "
-        f"(DescribeTasks {calls.get('DescribeTasks', 0)}, GetLogEvents {calls.get('GetLogEvents', 0)}, "
-        f"ListTasks {calls.get('ListTasks', 0)}) in {minutes:.2f} min: "
-        f"**{follow_calls / minutes:.0f} per task-minute**; all calls of the run: {sum(calls.values())}.",
+        "Each cell: median of all runs (median of the runs that printed all 20 lines, how many did).",
+        "",
+        f"API calls per task-minute while the task runs (a 90 s minus a 30 s migration): "
+        f"**{per_minute}** ({', '.join(f'{k} {v}' for k, v in sorted(steady.items()))}); "
+        f"a whole 30 s run makes {sum(short.values())} calls, start-up and drain included.",
         f"SIGINT while GetLogEvents hangs 5 s and fails: StopTask reached AWS **{abort_latency:.2f} s** after the signal.",
         f"Chatty container: {len(got)} of {args.lines} lines printed, {lost} lost, {repeated} repeated, "
         f"in order: {'yes' if in_order else 'NO'}, exit {code}, {chatty_secs:.1f} s, "

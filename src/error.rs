@@ -164,6 +164,70 @@ mod tests {
         assert_eq!(Error::after_launch("x").exit_code(), exit::LOST_TRACK);
     }
 
+    fn service_error(status: u16, code: &str) -> Error {
+        use aws_sdk_ecs::error::ErrorMetadata;
+        use aws_sdk_ecs::operation::describe_tasks::DescribeTasksError;
+        use aws_smithy_types::body::SdkBody;
+        let meta = ErrorMetadata::builder()
+            .code(code)
+            .message("from AWS")
+            .build();
+        let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        Error::aws(
+            "ecs:DescribeTasks",
+            SdkError::service_error(DescribeTasksError::generic(meta), raw),
+        )
+    }
+
+    #[test]
+    fn throttling_and_5xx_are_transient_by_code_and_status() {
+        let e = service_error(400, "ThrottlingException");
+        assert!(e.transient);
+        assert_eq!(
+            e.message,
+            "ecs:DescribeTasks failed: ThrottlingException: from AWS"
+        );
+        assert!(e.hint.unwrap().contains("throttling"));
+        assert!(service_error(503, "ServiceUnavailable").transient);
+        assert!(service_error(500, "InternalFailure").transient);
+        // a code that merely contains "Throttling" is not throttling
+        assert!(!service_error(400, "NotThrottlingButBroken").transient);
+    }
+
+    #[test]
+    fn client_errors_are_final_and_access_denied_names_the_action() {
+        let e = service_error(400, "AccessDeniedException");
+        assert!(!e.transient);
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("grant ecs:DescribeTasks to the caller (see docs/iam-policy.json)")
+        );
+        assert!(!service_error(400, "ClientException").transient);
+        assert_eq!(
+            service_error(400, "ClientException").exit_code(),
+            exit::LAUNCH_FAILED
+        );
+    }
+
+    #[test]
+    fn timeouts_and_connection_failures_are_transient() {
+        use aws_sdk_ecs::error::ConnectorError;
+        use aws_sdk_ecs::operation::describe_tasks::DescribeTasksError;
+        let timeout: SdkError<DescribeTasksError, HttpResponse> =
+            SdkError::timeout_error("attempt timed out");
+        assert!(Error::aws("ecs:DescribeTasks", timeout).transient);
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let dispatch: SdkError<DescribeTasksError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::io(io.into()));
+        let e = Error::aws("ecs:DescribeTasks", dispatch);
+        assert!(e.transient);
+        assert_eq!(
+            e.message,
+            "ecs:DescribeTasks failed: cannot reach the endpoint"
+        );
+        assert!(!e.to_string().contains('\n'));
+    }
+
     #[test]
     fn display_is_one_line_with_the_hint() {
         let e = Error::usage("unknown preset 'migrat'").with_hint("presets: migrate, rollback");

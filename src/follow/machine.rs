@@ -108,7 +108,12 @@ pub struct Machine {
     notes: Vec<Note>,
     pub winner: Option<TaskView>,
     pub lost_reason: Option<String>,
+    /// One more DescribeTasks after the drain when the exit view had no stop code yet.
+    final_describe: bool,
 }
+
+/// DescribeTasks cadence after StopTask: the container's exit is what we wait for.
+const STOPPING_DESCRIBE: Duration = Duration::from_secs(1);
 
 fn backoff(s: &Settings) -> ExponentialBackoff {
     ExponentialBuilder::default()
@@ -145,6 +150,7 @@ impl Machine {
             notes: vec![],
             winner: None,
             lost_reason: None,
+            final_describe: false,
         }
     }
 
@@ -184,6 +190,11 @@ impl Machine {
             Phase::Done(_) => Step::Finish,
             Phase::Draining { exited_at } => {
                 if let Some(complete) = self.drain_verdict(now, exited_at) {
+                    let no_stop_code = self.task.as_ref().is_some_and(|t| t.stop_code.is_none());
+                    if no_stop_code && !self.final_describe {
+                        self.final_describe = true;
+                        return Step::Describe;
+                    }
                     self.end_drain(complete);
                     return Step::Finish;
                 }
@@ -227,6 +238,16 @@ impl Machine {
 
     /// DescribeTasks answered (for VerifyClaim: every claimant, ours included).
     pub fn on_tasks(&mut self, now: Instant, result: Result<Vec<TaskView>, Error>, claim: bool) {
+        if let Phase::Draining { .. } = self.phase {
+            // the verdict is known: a later view only adds detail (the stop code), never changes it
+            if let Some(ours) = result
+                .ok()
+                .and_then(|v| v.into_iter().find(|t| t.arn == self.ours))
+            {
+                self.set_task(now, ours);
+            }
+            return;
+        }
         let views = match result {
             Ok(v) => v,
             Err(e) => return self.describe_failed(now, e),
@@ -249,6 +270,8 @@ impl Machine {
         self.backoff = backoff(&self.s);
         if claim
             && self.phase == Phase::Starting
+            && !ours.stopped()
+            && !ours.container_exited()
             && let Some(w) = claim::winner(&views, &self.ours)
             && w.arn != self.ours
         {
@@ -298,7 +321,11 @@ impl Machine {
             _ => {}
         }
         self.task = Some(view);
-        self.next_describe = now + self.s.describe_interval;
+        self.next_describe = now
+            + match self.phase {
+                Phase::Stopping { .. } => self.s.describe_interval.min(STOPPING_DESCRIBE),
+                _ => self.s.describe_interval,
+            };
     }
 
     fn describe_failed(&mut self, now: Instant, e: Error) {
@@ -482,7 +509,8 @@ impl Machine {
                     self.phase = Phase::Done(end);
                 } else {
                     self.progress("StopTask sent; following until the container has stopped");
-                    self.next_describe = self.next_describe.min(now + self.s.describe_interval);
+                    let soon = now + self.s.describe_interval.min(STOPPING_DESCRIBE);
+                    self.next_describe = self.next_describe.min(soon);
                 }
             }
             Err(e) => {
