@@ -147,8 +147,9 @@ pub struct RunArgs {
     /// What a deadline, SIGINT or SIGTERM does to the running task.
     #[arg(long, env = "ECS_MIGRATE_ON_ABORT", default_value = "stop")]
     pub on_abort: OnAbort,
-    /// After the container exited, read the log until clean reads found nothing new for this long.
-    #[arg(long, env = "ECS_MIGRATE_LOG_QUIET", default_value = "2s", value_parser = duration)]
+    /// After the container exited, read the log until clean reads found nothing new for this
+    /// long since the exit (and for 1.5 s since the last new line).
+    #[arg(long, env = "ECS_MIGRATE_LOG_QUIET", default_value = "3s", value_parser = duration)]
     pub log_quiet: Duration,
     /// Upper bound on the log drain after the container exited (then logs_complete is false).
     #[arg(long, env = "ECS_MIGRATE_LOG_DRAIN_MAX", default_value = "30s", value_parser = duration)]

@@ -268,7 +268,7 @@ mod tests {
         );
         assert_eq!(
             (p.log_quiet, p.log_drain_max),
-            (Duration::from_secs(2), Duration::from_secs(30))
+            (Duration::from_secs(3), Duration::from_secs(30))
         );
         assert_eq!(p.on_abort, OnAbort::Stop);
     }

@@ -21,6 +21,9 @@ use crate::signals::{AbortEvent, Signal};
 
 /// How often the log is read while draining: the quiet window is measured with fast reads.
 pub const DRAIN_READ: Duration = Duration::from_millis(250);
+/// After the container exited, a new line (or a failed read) is followed by at least this
+/// much clean quiet: the rest of a final flush lands together.
+pub const LOG_GAP: Duration = Duration::from_millis(1500);
 /// DescribeTasks may not know a task for a moment after RunTask (eventual consistency).
 pub const MISSING_GRACE: Duration = Duration::from_secs(30);
 
@@ -32,6 +35,7 @@ pub struct Settings {
     pub describe_interval: Duration,
     /// Longest wait between retries of a failing DescribeTasks (`--poll-max`).
     pub backoff_max: Duration,
+    /// After the container exited, how long clean reads must find nothing new (`--log-quiet`).
     pub log_quiet: Duration,
     pub log_drain_max: Duration,
     /// DescribeTasks failing (transiently) for this long means we lost track of the task.
@@ -411,16 +415,20 @@ impl Machine {
         if !started && !self.logs.exists {
             return Some(true);
         }
-        let quiet_from = [Some(exited_at), self.logs.last_new, self.logs.last_error]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or(exited_at);
-        let clean = self.logs.exists
-            && self
-                .logs
-                .last_quiet_read
-                .is_some_and(|r| r >= quiet_from + self.s.log_quiet);
+        // Two windows, both proven by a clean read that found nothing new: `log_quiet` since
+        // the exit (the final flush can land seconds after it), and a gap since the last new
+        // line or failed read.
+        let gap = self.s.log_quiet.min(LOG_GAP);
+        let ready_at = [
+            Some(exited_at + self.s.log_quiet),
+            self.logs.last_new.map(|t| t + gap),
+            self.logs.last_error.map(|t| t + gap),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(exited_at);
+        let clean = self.logs.exists && self.logs.last_quiet_read.is_some_and(|r| r >= ready_at);
         if clean {
             Some(true)
         } else if now >= exited_at + self.s.log_drain_max {

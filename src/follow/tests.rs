@@ -229,7 +229,7 @@ fn settings() -> Settings {
         log_interval: secs(2.0),
         describe_interval: secs(3.0),
         backoff_max: secs(10.0),
-        log_quiet: secs(2.0),
+        log_quiet: secs(3.0),
         log_drain_max: secs(30.0),
         lost_after: secs(300.0),
         stop_grace: secs(150.0),
@@ -343,10 +343,34 @@ async fn failing_log_reads_at_the_stop_are_never_quiet_time() {
     r.assert_every_line_once_in_order();
     assert!(r.followed.logs_complete);
     assert!(
-        r.elapsed >= 14.0,
-        "drained only after 2 s of clean reads ({})",
+        r.elapsed >= 12.0 + 1.5,
+        "drained only after clean reads ({})",
         r.elapsed
     );
+}
+
+/// The bench's fast teardown: the last line lands 2.9 s after the exit, with nothing before
+/// it; whatever the phase of the describe that sees the exit, it is not lost.
+#[tokio::test(start_paused = true)]
+async fn a_last_line_landing_long_after_the_exit_is_not_lost() {
+    for phase in 0..12 {
+        let exit = 5.0 + phase as f64 * 0.25;
+        let mut script = Script {
+            exit: Some((exit, 0)),
+            teardown: 0.9,
+            ..Default::default()
+        };
+        script.lines.push((exit + 2.9, "the-last-line".into()));
+        let r = run(script, settings(), None, None).await;
+        r.assert_every_line_once_in_order();
+        assert!(r.followed.logs_complete);
+        // and not much later: one gap after the last line, or log_quiet after the exit seen
+        assert!(
+            r.elapsed <= exit + 3.0 + 3.0 + 0.5,
+            "phase {phase}: {}",
+            r.elapsed
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
