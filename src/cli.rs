@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::duration;
@@ -130,14 +131,14 @@ pub struct RunArgs {
     #[arg(long, env = "ECS_MIGRATE_CLIENT_TOKEN")]
     pub client_token: Option<String>,
     /// Run even if another ecs-migrate task of this family is running (no claim check).
-    #[arg(long, env = "ECS_MIGRATE_ALLOW_CONCURRENT", conflicts_with = "attach")]
+    #[arg(long, env = "ECS_MIGRATE_ALLOW_CONCURRENT", conflicts_with = "attach", value_parser = BoolishValueParser::new())]
     pub allow_concurrent: bool,
     /// When another migration of this family is running, follow it (its logs, its exit code)
     /// instead of exiting 121. An abort never stops a migration we attached to.
-    #[arg(long, env = "ECS_MIGRATE_ATTACH")]
+    #[arg(long, env = "ECS_MIGRATE_ATTACH", value_parser = BoolishValueParser::new())]
     pub attach: bool,
     /// Run a container without awslogs (its output cannot be shown).
-    #[arg(long, env = "ECS_MIGRATE_NO_LOGS")]
+    #[arg(long, env = "ECS_MIGRATE_NO_LOGS", value_parser = BoolishValueParser::new())]
     pub no_logs: bool,
 
     /// Deadline for the whole run (e.g. 45m); then the task is stopped and the exit code is 124.
@@ -167,11 +168,15 @@ pub struct RunArgs {
     #[arg(long, env = "ECS_MIGRATE_LOST_AFTER", default_value = "5m", value_parser = duration)]
     pub lost_after: Duration,
 
+    /// Print container lines as they are. By default control characters and escape sequences
+    /// are shown as visible escapes (`\x1b[2K`), so a log line cannot drive the terminal.
+    #[arg(long, env = "ECS_MIGRATE_RAW_LOGS", value_parser = BoolishValueParser::new())]
+    pub raw_logs: bool,
     /// text: logs on stdout, summary on stderr. json: one JSON result on stdout, logs on stderr.
     #[arg(long, env = "ECS_MIGRATE_OUTPUT", default_value = "text")]
     pub output: OutputFormat,
     /// Print the migration task definition and the RunTask request as JSON; change nothing.
-    #[arg(long, env = "ECS_MIGRATE_DRY_RUN")]
+    #[arg(long, env = "ECS_MIGRATE_DRY_RUN", value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
 
     #[command(flatten)]

@@ -19,9 +19,11 @@ mod render;
 mod report;
 mod resolve;
 mod run;
+mod sanitize;
 mod signals;
 mod taskdef;
 
+use std::io::IsTerminal;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use clap::Parser;
@@ -34,9 +36,13 @@ use crate::signals::Aborts;
 
 fn main() {
     let cli = Cli::parse();
+    // colour only on a terminal, and never when NO_COLOR is set (no-color.org)
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("ECS_MIGRATE_LOG"))
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -83,7 +89,8 @@ async fn async_main(cli: Cli) -> i32 {
 }
 
 async fn run_command(args: &RunArgs) -> i32 {
-    let out = Output::new(args.output);
+    let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let out = Output::new(args.output).with_logs(args.raw_logs, github_actions);
     let ran = match config::run_plan(args) {
         Err(e) => failed(e),
         Ok(plan) => match signals::listen(exit_now) {

@@ -10,15 +10,58 @@ use serde_json::Value;
 use crate::cli::OutputFormat;
 use crate::error::Error;
 use crate::report::Report;
+use crate::sanitize;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Output {
     format: OutputFormat,
+    /// Print container lines as they are (`--raw-logs`), control characters included.
+    raw_logs: bool,
+    /// Under GitHub Actions: container output may not issue workflow commands; this token
+    /// turns them back on after the logs (`::stop-commands::TOKEN` … `::TOKEN::`).
+    stop_commands: Option<String>,
 }
 
 impl Output {
     pub fn new(format: OutputFormat) -> Self {
-        Self { format }
+        Self {
+            format,
+            raw_logs: false,
+            stop_commands: None,
+        }
+    }
+
+    /// How container lines are printed: raw or neutralised, and fenced for GitHub Actions.
+    pub fn with_logs(mut self, raw_logs: bool, github_actions: bool) -> Self {
+        self.raw_logs = raw_logs;
+        self.stop_commands = github_actions.then(|| uuid::Uuid::new_v4().simple().to_string());
+        self
+    }
+
+    /// Where container lines go: stdout in text mode, stderr with `--output json`.
+    fn log_stream(&self) -> Box<dyn Write> {
+        match self.format {
+            OutputFormat::Text => Box::new(std::io::stdout().lock()),
+            OutputFormat::Json => Box::new(std::io::stderr().lock()),
+        }
+    }
+
+    /// Before the first container line: under GitHub Actions, stop workflow commands.
+    pub fn logs_begin(&self) {
+        if let Some(token) = &self.stop_commands {
+            let mut w = self.log_stream();
+            let _ = writeln!(w, "::stop-commands::{token}");
+            let _ = w.flush();
+        }
+    }
+
+    /// After the last container line: workflow commands work again.
+    pub fn logs_end(&self) {
+        if let Some(token) = &self.stop_commands {
+            let mut w = self.log_stream();
+            let _ = writeln!(w, "::{token}::");
+            let _ = w.flush();
+        }
     }
 
     pub fn progress(&self, msg: impl Display) {
@@ -33,18 +76,16 @@ impl Output {
         let _ = writeln!(std::io::stderr().lock(), "ecs-migrate: error: {err}");
     }
 
-    /// One container log line, as it arrives.
+    /// One container log line, as it arrives (untrusted: neutralised unless `--raw-logs`).
     pub fn log_line(&self, line: &str) {
-        match self.format {
-            OutputFormat::Text => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
-            }
-            OutputFormat::Json => {
-                let _ = writeln!(std::io::stderr().lock(), "{line}");
-            }
-        }
+        let line = if self.raw_logs {
+            line.into()
+        } else {
+            sanitize::neutralise(line)
+        };
+        let mut w = self.log_stream();
+        let _ = writeln!(w, "{line}");
+        let _ = w.flush();
     }
 
     /// A JSON document on stdout (dry-run plans, results).

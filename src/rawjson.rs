@@ -51,10 +51,32 @@ impl CaptureBody {
     }
 }
 
+/// A copy of a request body that is safe to log: environment values and secret `valueFrom`s
+/// (which name where secrets live) are replaced.
+fn redacted(body: &Value) -> Value {
+    match body {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = match (k.as_str(), v) {
+                        ("value" | "valueFrom", Value::String(_)) if map.contains_key("name") => {
+                            Value::String("<redacted>".into())
+                        }
+                        _ => redacted(v),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Replaces the serialised request body with `body`.
 fn body_replacer(body: &Value) -> impl Fn(&mut HttpRequest) + Send + Sync + 'static {
     let bytes = serde_json::to_vec(body).expect("JSON serialises");
-    tracing::debug!(body = %String::from_utf8_lossy(&bytes), "raw ECS request body");
+    tracing::debug!(body = %redacted(body), "raw ECS request body");
     move |req| {
         req.headers_mut()
             .insert("content-length", bytes.len().to_string());
@@ -134,4 +156,29 @@ pub async fn run_task(
         .send()
         .await
         .map_err(|e| Error::aws("ecs:RunTask", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn debug_bodies_hide_environment_values_and_secret_sources() {
+        let body = json!({
+            "family": "app-migrate",
+            "containerDefinitions": [{
+                "name": "rails",
+                "environment": [{"name": "DATABASE_URL", "value": "postgres://u:pw@db/app"}],
+                "secrets": [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:ssm:r:1:parameter/db/pw"}],
+            }],
+            "overrides": {"containerOverrides": [{"name": "rails",
+                "environment": [{"name": "TOKEN", "value": "s3cr3t"}]}]},
+        });
+        let text = redacted(&body).to_string();
+        for secret in ["pw@db", "parameter/db/pw", "s3cr3t"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(text.contains("DATABASE_URL") && text.contains("app-migrate"));
+    }
 }

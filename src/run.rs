@@ -429,8 +429,10 @@ async fn follow_task(
         }
     };
     let started_by = owned.then_some(p.started_by.as_str());
+    out.logs_begin();
     let followed =
         follow::follow(&api, task_arn, started_by, settings, aborts, out, &mut sink).await;
+    out.logs_end();
     report.migrated_versions = migrated;
     report.reverted_versions = reverted;
     report.warnings.extend(followed.warnings.iter().cloned());
