@@ -318,6 +318,8 @@ mod tests {
             vec!["--cluster", "c", "--service", "s", "--tag", "novalue"],
             vec!["--cluster", "c", "--service", "s", "--tag", "aws:x=1"],
             vec!["--cluster", "c", "--service", "s", "--log-quiet", "40s"],
+            vec!["nope", "--cluster", "c", "--service", "s"],
+            vec!["--cluster", "c", "--service", "s", "--", "sh", "-c", &long],
         ] {
             let e = plan(&args).unwrap_err();
             assert_eq!(e.exit_code(), crate::exit::USAGE, "{args:?}: {e}");
