@@ -20,6 +20,8 @@ pub struct Output {
     /// Under GitHub Actions: container output may not issue workflow commands; this token
     /// turns them back on after the logs (`::stop-commands::TOKEN` … `::TOKEN::`).
     stop_commands: Option<String>,
+    /// Prints nothing (unit tests, whose harness does not capture direct stderr writes).
+    silent: bool,
 }
 
 impl Output {
@@ -28,6 +30,15 @@ impl Output {
             format,
             raw_logs: false,
             stop_commands: None,
+            silent: false,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn silent() -> Self {
+        Self {
+            silent: true,
+            ..Self::new(OutputFormat::Text)
         }
     }
 
@@ -65,10 +76,16 @@ impl Output {
     }
 
     pub fn progress(&self, msg: impl Display) {
+        if self.silent {
+            return;
+        }
         let _ = writeln!(std::io::stderr().lock(), "ecs-migrate: {msg}");
     }
 
     pub fn warn(&self, msg: impl Display) {
+        if self.silent {
+            return;
+        }
         let _ = writeln!(std::io::stderr().lock(), "ecs-migrate: warning: {msg}");
     }
 

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::machine::Settings;
 use super::seam::{ContainerView, LogPage, TaskApi, TaskView};
 use super::{Followed, follow};
-use crate::cli::{OnAbort, OutputFormat};
+use crate::cli::OnAbort;
 use crate::error::{Error, Result};
 use crate::outcome::{self, Abort, Ending, Outcome};
 use crate::output::Output;
@@ -284,7 +284,7 @@ async fn run(script: Script, s: Settings, signal_at: Option<f64>, deadline: Opti
         std::mem::forget(tx);
     }
     let mut aborts = Aborts::new(rx, deadline.map(|d| Instant::now() + secs(d)));
-    let out = Output::new(OutputFormat::Json);
+    let out = Output::silent();
     let mut lines = vec![];
     let mut sink = |l: &str| lines.push(l.to_string());
     let started_by = s.claim.then_some("ecs-migrate/fam");
