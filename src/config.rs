@@ -132,6 +132,10 @@ pub fn target(args: &TargetArgs, cluster_required: bool) -> Result<Target> {
 pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
     let target = target(&args.target, !args.dry_run)?;
     let sets = pairs("--set", &args.sets)?;
+    if let Some(key) = repeated_key(&sets) {
+        return Err(Error::usage(format!("--set {key} is given more than once"))
+            .with_hint("give each placeholder once"));
+    }
     let catalogue = overrides::catalogue(args.overrides_dir.as_deref())?;
     let argv = (!args.command.is_empty()).then(|| args.command.clone());
     let overrides = overrides::resolve(&catalogue, args.preset.as_deref(), &sets, argv)?;
@@ -194,8 +198,8 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
         target,
         overrides,
         network: NetworkFlags {
-            subnets: args.subnets.clone(),
-            security_groups: args.security_groups.clone(),
+            subnets: ec2_ids("--subnets", "subnet", &args.subnets)?,
+            security_groups: ec2_ids("--security-groups", "sg", &args.security_groups)?,
             assign_public_ip: args.assign_public_ip.map(|p| p.as_str()),
             platform_version: args.platform_version.clone(),
             capacity_provider: args.capacity_provider.clone(),
@@ -217,6 +221,36 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
         stop_grace: STOP_GRACE,
         dry_run: args.dry_run,
     })
+}
+
+/// The first key given twice, if any.
+fn repeated_key(pairs: &[(String, String)]) -> Option<&str> {
+    let mut seen = std::collections::BTreeSet::new();
+    pairs
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .find(|k| !seen.insert(*k))
+}
+
+/// EC2 IDs given on the command line: `<prefix>-` and 8 or 17 lowercase hex digits, none
+/// empty (`--subnets ''` or `a,,b` would otherwise reach RunTask).
+fn ec2_ids(flag: &str, prefix: &str, ids: &[String]) -> Result<Vec<String>> {
+    for id in ids {
+        let hex = id.strip_prefix(prefix).and_then(|r| r.strip_prefix('-'));
+        let ok = hex.is_some_and(|h| {
+            (h.len() == 8 || h.len() == 17)
+                && h.chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        });
+        if !ok {
+            return Err(
+                Error::usage(format!("{flag}: {id:?} is not a {prefix} ID")).with_hint(format!(
+                    "IDs look like {prefix}-0123456789abcdef0, comma separated, none empty"
+                )),
+            );
+        }
+    }
+    Ok(ids.to_vec())
 }
 
 fn nonempty(flag: &str, value: &str) -> Result<String> {
@@ -324,6 +358,37 @@ mod tests {
             let e = plan(&args).unwrap_err();
             assert_eq!(e.exit_code(), crate::exit::USAGE, "{args:?}: {e}");
         }
+    }
+
+    #[test]
+    fn network_ids_and_set_keys_are_checked_before_any_call() {
+        let base = ["--cluster", "c", "--service", "s"];
+        for extra in [
+            vec!["--subnets", ""],
+            vec!["--subnets", "subnet-0123abcd,,subnet-4567cdef"],
+            vec!["--subnets", "subnet-xyz"],
+            vec!["--subnets", "Subnet-0123ABCD"],
+            vec!["--security-groups", "sg-123"],
+            vec!["--security-groups", "subnet-0123abcd"],
+            vec!["rollback", "--set", "STEP=abc", "--set", "STEP=1"],
+        ] {
+            let mut args = base.to_vec();
+            args.extend(extra);
+            let e = plan(&args).unwrap_err();
+            assert_eq!(e.exit_code(), crate::exit::USAGE, "{args:?}: {e}");
+        }
+        let p = plan(&[
+            "--cluster",
+            "c",
+            "--service",
+            "s",
+            "--subnets",
+            "subnet-0123abcd,subnet-0123456789abcdef0",
+            "--security-groups",
+            "sg-0123456789abcdef0",
+        ])
+        .unwrap();
+        assert_eq!(p.network.subnets.len(), 2);
     }
 
     #[test]

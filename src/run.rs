@@ -179,6 +179,7 @@ async fn prepare(
     let family = taskdef::migration_family(described.family(), plan.migration_family.as_deref());
     let desired =
         taskdef::derive_migration(described, &container, plan.target.image.as_ref(), &family)?;
+    taskdef::check_fargate(&desired, plan.network.capacity_provider.is_some())?;
     let options = &desired["containerDefinitions"][0]["logConfiguration"]["options"];
     if log_target.is_some() && options["mode"] != "blocking" {
         warn(

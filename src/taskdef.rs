@@ -213,6 +213,33 @@ pub fn derive_migration(
 
 /// True when two RegisterTaskDefinition inputs describe the same task definition. Empty
 /// lists/objects and nulls count as absent, since ECS fills in such defaults on describe.
+/// The migration runs on Fargate unless a capacity provider is given: its task definition must
+/// use awsvpc and be Fargate-compatible, or the task would run without its network.
+pub fn check_fargate(desired: &Value, capacity_provider: bool) -> Result<()> {
+    if capacity_provider {
+        return Ok(());
+    }
+    let mode = desired["networkMode"].as_str().unwrap_or("bridge");
+    if mode != "awsvpc" {
+        return Err(Error::usage(format!(
+            "the task definition uses network mode {mode}; Fargate needs awsvpc"
+        ))
+        .with_hint("migrate with an awsvpc task definition, or pass --capacity-provider for an EC2 capacity provider"));
+    }
+    let compat = desired["requiresCompatibilities"].as_array();
+    if let Some(list) = compat
+        && !list.is_empty()
+        && !list.iter().any(|c| c == "FARGATE")
+    {
+        return Err(Error::usage(format!(
+            "the task definition is not Fargate-compatible (requiresCompatibilities {})",
+            Value::Array(list.clone())
+        ))
+        .with_hint("add FARGATE to requiresCompatibilities, or pass --capacity-provider for an EC2 capacity provider"));
+    }
+    Ok(())
+}
+
 pub fn equivalent(a: &Value, b: &Value) -> bool {
     normalize(a) == normalize(b)
 }
@@ -349,5 +376,29 @@ mod tests {
         );
         assert_eq!(migration_family("x", Some("custom")), "custom");
         assert_eq!(migration_family(&"a".repeat(300), None).len(), 255);
+    }
+
+    #[test]
+    fn only_awsvpc_fargate_task_definitions_run_without_a_capacity_provider() {
+        let ok = json!({"networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"]});
+        assert!(check_fargate(&ok, false).is_ok());
+        let bridge = json!({"networkMode": "bridge", "requiresCompatibilities": ["EC2"]});
+        let e = check_fargate(&bridge, false).unwrap_err();
+        assert!(e.to_string().contains("network mode bridge"), "{e}");
+        assert!(
+            check_fargate(&bridge, true).is_ok(),
+            "an EC2 capacity provider may run it"
+        );
+        let ec2_only = json!({"networkMode": "awsvpc", "requiresCompatibilities": ["EC2"]});
+        assert!(
+            check_fargate(&ec2_only, false)
+                .unwrap_err()
+                .to_string()
+                .contains("not Fargate-compatible")
+        );
+        assert!(
+            check_fargate(&json!({}), false).is_err(),
+            "no networkMode means bridge"
+        );
     }
 }

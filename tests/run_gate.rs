@@ -490,7 +490,31 @@ async fn rollback_and_down_presets_change_the_database() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_exits_2_and_mutates_nothing() {
+    use aws_sdk_ecs::types::{ContainerDefinition, LogConfiguration, LogDriver, NetworkMode};
     let w = World::new("me-south-1");
+    // an EC2-style task definition: bridge networking
+    let logs = LogConfiguration::builder()
+        .log_driver(LogDriver::Awslogs)
+        .options("awslogs-group", "/ecs/ass-staging")
+        .options("awslogs-stream-prefix", "ecs")
+        .build()
+        .unwrap();
+    ecs(&w)
+        .await
+        .register_task_definition()
+        .family("ass-bridge")
+        .network_mode(NetworkMode::Bridge)
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("rails")
+                .image(w.s("image"))
+                .memory(256)
+                .log_configuration(logs)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     for (args, needle) in [
         (
             vec!["rollback", "--service", "ass-staging"],
@@ -507,6 +531,40 @@ async fn bad_input_exits_2_and_mutates_nothing() {
         (
             vec!["--service", "ass-staging", "--image", "not an image"],
             "invalid image reference",
+        ),
+        (
+            vec!["--service", "ass-staging", "--subnets", ""],
+            "is not a subnet ID",
+        ),
+        (
+            vec![
+                "--service",
+                "ass-staging",
+                "--subnets",
+                "subnet-0123abcd,,subnet-4567cdef",
+            ],
+            "is not a subnet ID",
+        ),
+        (
+            vec![
+                "rollback",
+                "--set",
+                "STEP=abc",
+                "--set",
+                "STEP=1",
+                "--service",
+                "ass-staging",
+            ],
+            "--set STEP is given more than once",
+        ),
+        (
+            vec![
+                "--task-definition",
+                "ass-bridge",
+                "--subnets",
+                "subnet-0123abcd",
+            ],
+            "network mode bridge; Fargate needs awsvpc",
         ),
     ] {
         let o = w.run(&args);
@@ -544,7 +602,7 @@ fn dry_run_from_a_file_needs_no_aws() {
     let file = common::repo().join("tests/fixtures/taskdef-staging.json");
     let o = Command::new(env!("CARGO_BIN_EXE_ecs-migrate"))
         .env_clear()
-        .args(["run", "--dry-run", "--container", "rails", "--subnets", "subnet-1,subnet-2", "--security-groups", "sg-1", "--task-definition-file"])
+        .args(["run", "--dry-run", "--container", "rails", "--subnets", "subnet-0123abcd,subnet-4567cdef", "--security-groups", "sg-0123abcd", "--task-definition-file"])
         .arg(&file)
         .args(["--image", "730335441282.dkr.ecr.ap-northeast-1.amazonaws.com/ass-rails-ecr-staging@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"])
         .output()
@@ -565,7 +623,7 @@ fn dry_run_from_a_file_needs_no_aws() {
     assert!(plan["taskDefinition"].get("revision").is_none());
     assert_eq!(
         plan["runTask"]["networkConfiguration"]["awsvpcConfiguration"]["subnets"],
-        serde_json::json!(["subnet-1", "subnet-2"])
+        serde_json::json!(["subnet-0123abcd", "subnet-4567cdef"])
     );
     assert_eq!(
         plan["runTask"]["overrides"]["containerOverrides"][0]["command"],

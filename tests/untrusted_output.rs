@@ -114,41 +114,33 @@ async fn debug_tracing_hides_environment_values_and_secret_sources() {
     assert!(!err.contains('\x1b'), "no colour on a non-terminal");
 }
 
-#[test]
-fn boolean_env_vars_take_the_usual_spellings() {
+/// `run --dry-run` from the fixture file, with `ECS_MIGRATE_DRY_RUN=value` instead of the flag.
+fn dry_run_env(value: &str) -> std::process::Output {
     let file = common::repo().join("tests/fixtures/taskdef-staging.json");
-    for value in ["1", "yes", "true", "on"] {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-migrate"))
-            .env_clear()
-            .env("ECS_MIGRATE_DRY_RUN", value)
-            .args([
-                "run",
-                "--container",
-                "rails",
-                "--subnets",
-                "subnet-1",
-                "--task-definition-file",
-            ])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert_eq!(code(&o), 0, "ECS_MIGRATE_DRY_RUN={value}: {}", stderr(&o));
-        assert!(stdout(&o).contains("\"runTask\""));
-    }
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-migrate"))
+    std::process::Command::new(env!("CARGO_BIN_EXE_ecs-migrate"))
         .env_clear()
-        .env("ECS_MIGRATE_DRY_RUN", "0")
+        .env("ECS_MIGRATE_DRY_RUN", value)
         .args([
             "run",
             "--container",
             "rails",
             "--subnets",
-            "subnet-1",
-            "--task-definition-file",
+            "subnet-0123abcd",
         ])
+        .arg("--task-definition-file")
         .arg(&file)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn boolean_env_vars_take_the_usual_spellings() {
+    for value in ["1", "yes", "true", "on"] {
+        let o = dry_run_env(value);
+        assert_eq!(code(&o), 0, "ECS_MIGRATE_DRY_RUN={value}: {}", stderr(&o));
+        assert!(stdout(&o).contains("\"runTask\""));
+    }
+    let o = dry_run_env("0");
     assert_eq!(
         code(&o),
         2,
