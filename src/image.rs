@@ -1,5 +1,7 @@
 //! Container image references, parsed properly: `host:port/ns/repo:tag`, `repo@sha256:…`.
 //! A naive `split(':')` breaks on registry ports and digests (a bug other runners shipped).
+//! Validated by the OCI distribution grammar, so a typo is refused before anything is
+//! registered instead of failing minutes later as CannotPullContainerError.
 
 use std::fmt;
 use std::path::Path;
@@ -28,11 +30,18 @@ impl ImageRef {
         }
         let (rest, digest) = match input.split_once('@') {
             Some((rest, digest)) => {
-                let hex = digest
-                    .strip_prefix("sha256:")
-                    .ok_or_else(|| bad("digest must be sha256:…"))?;
-                if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                    return Err(bad("sha256 digest must be 64 hex characters"));
+                let (algorithm, hex) = digest
+                    .split_once(':')
+                    .ok_or_else(|| bad("a digest is ALGORITHM:HEX, e.g. sha256:…"))?;
+                let len = match algorithm {
+                    "sha256" => 64,
+                    "sha512" => 128,
+                    _ => return Err(bad("digest algorithm must be sha256 or sha512")),
+                };
+                if hex.len() != len || !hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+                    return Err(bad(&format!(
+                        "a {algorithm} digest is {len} lower-case hex characters"
+                    )));
                 }
                 (rest, Some(digest.to_string()))
             }
@@ -42,6 +51,11 @@ impl ImageRef {
             Some((first, path)) if is_registry(first) => (Some(first.to_string()), path),
             _ => (None, rest),
         };
+        if let Some(r) = &registry
+            && !valid_registry(r)
+        {
+            return Err(bad("registry host names use letters, digits, '-' and '.'"));
+        }
         // A tag is a ':' after the last '/', so a registry port is never mistaken for one.
         let (repository, tag) = match path.rsplit_once(':') {
             Some((repo, tag)) if !tag.contains('/') => (repo, Some(tag.to_string())),
@@ -53,20 +67,23 @@ impl ImageRef {
         if repository.chars().any(|c| c.is_ascii_uppercase()) {
             return Err(bad("repository names are lower case"));
         }
-        if !repository
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c))
-        {
-            return Err(bad("repository names use [a-z0-9._-/]"));
+        if !repository.split('/').all(valid_component) {
+            return Err(bad(
+                "each path component is [a-z0-9] runs joined by '.', '_', '__' or '-' (no leading, trailing or doubled separators)",
+            ));
         }
         if let Some(tag) = &tag {
-            let ok = !tag.is_empty()
+            let mut chars = tag.chars();
+            let first_ok = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+            let ok = first_ok
                 && tag.len() <= 128
-                && tag
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+                && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
             if !ok {
-                return Err(bad("tag must be 1-128 of [A-Za-z0-9_.-]"));
+                return Err(bad(
+                    "a tag is 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'",
+                ));
             }
         }
         Ok(Self {
@@ -92,6 +109,42 @@ impl fmt::Display for ImageRef {
         }
         Ok(())
     }
+}
+
+/// An OCI path component: `[a-z0-9]+` runs separated by `.`, `_`, `__` or one or more `-`.
+fn valid_component(c: &str) -> bool {
+    let b = c.as_bytes();
+    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !alnum(b[i]) {
+            i += 1;
+        }
+        let sep = &c[start..i];
+        if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-')) {
+            return false;
+        }
+    }
+    true
+}
+
+/// `host.name[:port]`: labels of letters, digits and inner '-'.
+fn valid_registry(r: &str) -> bool {
+    let host = r.split_once(':').map_or(r, |(h, _)| h);
+    host.split('.').all(|label| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    })
 }
 
 /// `host.name`, `localhost`, or `host:port` with a numeric port.
@@ -175,9 +228,46 @@ mod tests {
             "repo:bad/tag:x",
             "host.com/",
             "rails:",
+            // issue 8: each of these used to be accepted, registered and launched
+            ".rails",
+            "rails..x",
+            "rails-",
+            "rails_",
+            "=-rails",
+            "rails:-tag",
+            "rails:.tag",
+            "rails___x",
+            "-bad.host.com/rails",
+            "rails@md5:abcd",
         ] {
             let e = ImageRef::parse(bad).unwrap_err();
             assert_eq!(e.exit_code(), crate::exit::USAGE, "{bad}");
+        }
+    }
+
+    #[test]
+    fn digests_are_checked_by_algorithm_and_case() {
+        let upper = format!("rails@sha256:{}", "A".repeat(64));
+        assert!(ImageRef::parse(&upper).is_err(), "upper-case hex");
+        assert!(ImageRef::parse(&format!("rails@sha256:{}", "a".repeat(63))).is_err());
+        assert!(ImageRef::parse(&format!("rails@sha512:{}", "0".repeat(128))).is_ok());
+        assert!(ImageRef::parse(&format!("rails:{}", "t".repeat(129))).is_err());
+        assert!(ImageRef::parse(&format!("rails:{}", "t".repeat(128))).is_ok());
+    }
+
+    #[test]
+    fn the_grammar_takes_what_registries_take() {
+        for good in [
+            "rails",
+            "a/b/c",
+            "my-app/rails__x",
+            "my--app.v2/x_y",
+            "localhost:5000/rails:v1",
+            "public.ecr.aws/docker/library/ruby:3.3-slim",
+            "730335441282.dkr.ecr.ap-northeast-1.amazonaws.com/ass-rails-ecr-staging:stg",
+            "ghcr.io/org/app:_latest",
+        ] {
+            assert!(ImageRef::parse(good).is_ok(), "{good}");
         }
     }
 
