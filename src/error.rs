@@ -120,6 +120,16 @@ impl Error {
         e
     }
 
+    /// A named target (cluster, service, task definition, container) does not exist: bad input,
+    /// one documented code (2) whichever it is.
+    pub fn not_found(what: &str, name: &str, region: Option<&str>) -> Self {
+        let place = region
+            .map(|r| format!(" in region {r}"))
+            .unwrap_or_default();
+        Self::usage(format!("{what} '{name}' not found{place}"))
+            .with_hint("check the name, --cluster and --region (or AWS_REGION)")
+    }
+
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self

@@ -36,32 +36,31 @@ pub async fn resolve_service(
     cluster: &str,
     service: &str,
 ) -> Result<ServiceContext> {
+    let region = ecs.config().region().map(|r| r.as_ref().to_string());
     let out = ecs
         .describe_services()
         .cluster(cluster)
         .services(service)
         .send()
         .await
-        .map_err(|e| {
-            Error::aws("ecs:DescribeServices", e).with_hint(format!(
-                "check that cluster '{cluster}' exists in this region"
-            ))
+        .map_err(|e| match e.as_service_error() {
+            Some(s) if s.is_cluster_not_found_exception() => {
+                Error::not_found("cluster", cluster, region.as_deref())
+            }
+            _ => Error::aws("ecs:DescribeServices", e),
         })?;
     let Some(svc) = out.services().first() else {
-        let reason = out
-            .failures()
-            .first()
-            .and_then(|f| f.reason())
-            .unwrap_or("MISSING");
-        return Err(Error::before_run(format!(
-            "service '{service}' not found in cluster '{cluster}' ({reason})"
-        ))
-        .with_hint("check --cluster/--service and --region"));
+        return Err(Error::not_found(
+            "service",
+            &format!("{service}' in cluster '{cluster}"),
+            region.as_deref(),
+        ));
     };
     if svc.status() == Some("INACTIVE") {
-        return Err(Error::before_run(format!(
-            "service '{service}' is INACTIVE (deleted)"
-        )));
+        return Err(
+            Error::usage(format!("service '{service}' is INACTIVE (deleted)"))
+                .with_hint("name a live service, or use --task-definition"),
+        );
     }
     Ok(context_of(svc))
 }

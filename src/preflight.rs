@@ -133,7 +133,14 @@ pub async fn running_migration(
         .desired_status(DesiredStatus::Running)
         .send()
         .await
-        .map_err(|e| Error::aws("ecs:ListTasks", e))?;
+        .map_err(|e| match e.as_service_error() {
+            Some(s) if s.is_cluster_not_found_exception() => Error::not_found(
+                "cluster",
+                cluster,
+                ecs.config().region().map(|r| r.as_ref()),
+            ),
+            _ => Error::aws("ecs:ListTasks", e),
+        })?;
     Ok(out.task_arns().first().cloned())
 }
 

@@ -94,9 +94,15 @@ pub async fn describe_task_definition(ecs: &aws_sdk_ecs::Client, td: &str) -> Re
         .interceptor(capture.clone())
         .send()
         .await
-        .map_err(|e| {
-            let hint = format!("check that task definition '{td}' exists in this region");
-            Error::aws("ecs:DescribeTaskDefinition", e).with_hint(hint)
+        .map_err(|e| match e.code() {
+            // ECS answers ClientException "Unable to describe task definition" for a name it
+            // does not know
+            Some("ClientException") => Error::not_found(
+                "task definition",
+                td,
+                ecs.config().region().map(|r| r.as_ref()),
+            ),
+            _ => Error::aws("ecs:DescribeTaskDefinition", e),
         })?;
     Described::from_json(capture.json("DescribeTaskDefinition")?)
 }

@@ -571,6 +571,63 @@ async fn bad_input_exits_2_and_mutates_nothing() {
         assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
     }
+    // a target that does not exist: one code (2), a line naming it and the region
+    for (args, needle) in [
+        (
+            vec![
+                "--cluster",
+                "nope",
+                "--service",
+                "ass-staging",
+                "--container",
+                "rails",
+            ],
+            "cluster 'nope' not found in region me-south-1",
+        ),
+        (
+            vec![
+                "--cluster",
+                "ass-staging",
+                "--service",
+                "nope",
+                "--container",
+                "rails",
+            ],
+            "service 'nope' in cluster 'ass-staging' not found",
+        ),
+        (
+            vec![
+                "--cluster",
+                "ass-staging",
+                "--task-definition",
+                "nope",
+                "--container",
+                "rails",
+                "--subnets",
+                "subnet-0123abcd",
+            ],
+            "task definition 'nope' not found",
+        ),
+        (
+            vec![
+                "--cluster",
+                "ass-staging",
+                "--service",
+                "ass-staging",
+                "--container",
+                "nope",
+            ],
+            "nope",
+        ),
+    ] {
+        let o = w.cmd().arg("run").args(&args).output().unwrap();
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        let errors: Vec<&str> = err.lines().filter(|l| l.contains("error:")).collect();
+        assert_eq!(errors.len(), 1, "one error line: {err}");
+        assert!(errors[0].len() < 200, "short: {}", errors[0]);
+    }
     // several containers and no --container: the error lists them (checked after the live read)
     let cluster = w.s("cluster");
     let o = w
