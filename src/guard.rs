@@ -23,6 +23,15 @@ pub fn launched(ecs: &aws_sdk_ecs::Client, cluster: &str, task_arn: &str, stop: 
     });
 }
 
+/// The task being followed, if any (for the second-SIGINT message).
+pub fn task_arn() -> Option<String> {
+    LAUNCHED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|l| l.task_arn.clone())
+}
+
 pub fn clear() {
     LAUNCHED.lock().unwrap_or_else(|e| e.into_inner()).take();
 }

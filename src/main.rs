@@ -25,17 +25,34 @@ mod taskdef;
 
 use std::io::IsTerminal;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
 use crate::cli::{Cli, Command, OutputFormat, RunArgs};
+use crate::outcome::Outcome;
 use crate::output::Output;
 use crate::report::Report;
 use crate::run::Ran;
 use crate::signals::Aborts;
 
+/// `--output json` was asked: every exit path then prints one JSON document on stdout.
+static JSON: AtomicBool = AtomicBool::new(false);
+
 fn main() {
-    let cli = Cli::parse();
+    JSON.store(wants_json(), Ordering::Relaxed);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            if e.use_stderr() {
+                let first = e.to_string();
+                let first = first.lines().next().unwrap_or_default();
+                let msg = first.strip_prefix("error: ").unwrap_or(first);
+                json_result(Outcome::UsageError, msg);
+            }
+            e.exit()
+        }
+    };
     // colour only on a terminal, and never when NO_COLOR is set (no-color.org)
     let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -56,20 +73,54 @@ fn main() {
             Some(lines) => {
                 let out = Output::new(OutputFormat::Text);
                 lines.iter().for_each(|l| out.warn(l));
+                json_result(Outcome::LostTrack, &lines.join("; "));
                 exit::LOST_TRACK
             }
-            None => exit::LAUNCH_FAILED,
+            None => {
+                json_result(
+                    Outcome::LaunchFailed,
+                    "internal error before any task was launched",
+                );
+                exit::LAUNCH_FAILED
+            }
         },
     };
     std::process::exit(code);
 }
 
 fn exit_now() -> ! {
-    let _ = std::io::Write::write_all(
-        &mut std::io::stderr(),
-        b"ecs-migrate: second SIGINT, exiting now (the task may still be running)\n",
-    );
+    let arn = guard::task_arn();
+    let msg = match &arn {
+        Some(arn) => format!("second SIGINT, exiting now; task {arn} may still be running"),
+        None => "second SIGINT, exiting now".to_string(),
+    };
+    Output::new(OutputFormat::Text).warn(&msg);
+    json_result(Outcome::Interrupted, &msg);
     std::process::exit(exit::INTERRUPTED)
+}
+
+/// `--output json` / `--output=json` / ECS_MIGRATE_OUTPUT=json, read before parsing, so that
+/// even a usage error answers with a JSON document.
+fn wants_json() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = args
+        .windows(2)
+        .any(|w| w[0] == "--output" && w[1] == "json")
+        || args.iter().any(|a| a == "--output=json");
+    flag || std::env::var("ECS_MIGRATE_OUTPUT").is_ok_and(|v| v == "json")
+}
+
+/// On the paths that end without a run's report: the JSON document, when one was asked for.
+fn json_result(outcome: Outcome, error: &str) {
+    if JSON.load(Ordering::Relaxed) {
+        let report = Report {
+            outcome: Some(outcome),
+            error: Some(error.to_string()),
+            task_arn: guard::task_arn(),
+            ..Default::default()
+        };
+        Output::new(OutputFormat::Json).json(&report.to_json());
+    }
 }
 
 async fn async_main(cli: Cli) -> i32 {

@@ -475,10 +475,14 @@ fn verdict(p: &Prepared, task_arn: &str, followed: Followed, out: &Output, repor
         Ending::Aborted(Abort::Deadline | Abort::Signal) | Ending::Exited => {}
     }
     if outcome == Outcome::NotStarted {
-        out.warn("the container never ran; see the stop code and reasons below");
+        warn(
+            out,
+            report,
+            "the container never ran; see the stop code and reasons below".into(),
+        );
     }
     if outcome == Outcome::NoExitCode {
-        out.warn("the container started but the task ended without an exit code (Spot or host loss): the migration may be half done; check it with the status preset");
+        warn(out, report, "the container started but the task ended without an exit code (Spot or host loss): the migration may be half done; check it with the status preset".into());
     }
 }
 

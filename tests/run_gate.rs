@@ -347,6 +347,51 @@ async fn a_second_sigint_exits_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn json_mode_answers_with_one_document_on_every_exit_path() {
+    let w = World::new("ap-east-1");
+    // a usage error clap itself reports
+    let o = w.run_on(
+        "ass-staging",
+        "image",
+        &["--timeout", "garbage", "--output", "json"],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let doc = json_of(&o);
+    assert_eq!(doc["outcome"], "usage_error");
+    assert_eq!(doc["process_exit_code"], 2);
+    assert!(doc["error"].as_str().unwrap().contains("garbage"), "{doc}");
+    // a second SIGINT
+    let (child, rx, before) = spawn_running(
+        &w,
+        &[
+            "--output",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "trap '' TERM; while :; do sleep 0.1; done",
+        ],
+    );
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    common::wait_for(&rx, "StopTask sent");
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["outcome"], "interrupted");
+    assert_eq!(doc["task_arn"], task_arn_in(&before).as_str());
+    ecs(&w)
+        .await
+        .stop_task()
+        .cluster(w.s("cluster"))
+        .task(task_arn_in(&before))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_deadline_stops_the_task_and_exits_124() {
     let w = World::new("sa-east-1");
     let o = w.run_on(
