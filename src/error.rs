@@ -97,17 +97,22 @@ impl Error {
                 true,
                 Some("check the network, AWS_ENDPOINT_URL and --region".into()),
             ),
-            SdkError::DispatchFailure(d) => (
+            SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => (
                 if d.is_timeout() {
                     "timed out connecting".to_string()
-                } else if d.is_io() {
-                    "cannot reach the endpoint".to_string()
                 } else {
-                    "the request could not be sent (credentials or endpoint)".to_string()
+                    "cannot reach the endpoint".to_string()
                 },
-                d.is_io() || d.is_timeout(),
+                true,
+                Some("check the network, AWS_ENDPOINT_URL and --region".into()),
+            ),
+            // what is left before a request goes out: no usable credentials (the chain found
+            // none), or TLS/connector setup
+            SdkError::DispatchFailure(_) => (
+                "no usable credentials (or no connection)".to_string(),
+                false,
                 Some(
-                    "check the network, AWS_ENDPOINT_URL, --region and the credentials (env, --profile, SSO or the CodeBuild role)"
+                    "set AWS_ACCESS_KEY_ID/…, --profile (SSO), or use the CodeBuild/ECS role"
                         .into(),
                 ),
             ),
