@@ -733,3 +733,45 @@ fn dry_run_from_a_file_needs_no_aws() {
     );
     assert_eq!(plan["runTask"]["launchType"], "FARGATE");
 }
+
+/// AWS trouble before anything runs: one short line whose hint fits the cause.
+#[test]
+fn no_credentials_and_no_endpoint_are_one_line_each() {
+    let run = |creds: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ecs-migrate"));
+        c.env_clear()
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args([
+                "run",
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--container",
+                "rails",
+            ]);
+        if creds {
+            c.env("AWS_ACCESS_KEY_ID", "x")
+                .env("AWS_SECRET_ACCESS_KEY", "y");
+        }
+        c.output().unwrap()
+    };
+    for (creds, needle) in [
+        (
+            true,
+            "cannot reach the endpoint (hint: check the network, AWS_ENDPOINT_URL",
+        ),
+        (false, "no usable credentials"),
+    ] {
+        let o = run(creds);
+        assert_eq!(code(&o), 125, "{}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.len() < 200, "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+}
