@@ -84,39 +84,13 @@ fn body_replacer(body: &Value) -> impl Fn(&mut HttpRequest) + Send + Sync + 'sta
     }
 }
 
-/// DescribeTaskDefinition (with tags) as raw JSON.
-pub async fn describe_task_definition(ecs: &aws_sdk_ecs::Client, td: &str) -> Result<Described> {
-    let capture = CaptureBody::default();
-    ecs.describe_task_definition()
-        .task_definition(td)
-        .include(TaskDefinitionField::Tags)
-        .customize()
-        .interceptor(capture.clone())
-        .send()
-        .await
-        .map_err(|e| match e.code() {
-            // ECS answers ClientException "Unable to describe task definition" for a name it
-            // does not know
-            Some("ClientException") => Error::not_found(
-                "task definition",
-                td,
-                ecs.config().region().map(|r| r.as_ref()),
-            ),
-            _ => Error::aws("ecs:DescribeTaskDefinition", e),
-        })?;
-    Described::from_json(capture.json("DescribeTaskDefinition")?)
-}
-
-/// The family's latest revision, or None when the family does not exist yet (ECS answers
-/// `ClientException` for an unknown family).
-pub async fn latest_task_definition(
-    ecs: &aws_sdk_ecs::Client,
-    family: &str,
-) -> Result<Option<Described>> {
+/// DescribeTaskDefinition (with tags) as raw JSON; None when ECS does not know `td` (it
+/// answers `ClientException` "Unable to describe task definition" for an unknown name).
+async fn describe_raw(ecs: &aws_sdk_ecs::Client, td: &str) -> Result<Option<Described>> {
     let capture = CaptureBody::default();
     let result = ecs
         .describe_task_definition()
-        .task_definition(family)
+        .task_definition(td)
         .include(TaskDefinitionField::Tags)
         .customize()
         .interceptor(capture.clone())
@@ -129,6 +103,25 @@ pub async fn latest_task_definition(
         Err(e) if e.code() == Some("ClientException") => Ok(None),
         Err(e) => Err(Error::aws("ecs:DescribeTaskDefinition", e)),
     }
+}
+
+/// The source task definition: an unknown name is a usage error naming it.
+pub async fn describe_task_definition(ecs: &aws_sdk_ecs::Client, td: &str) -> Result<Described> {
+    describe_raw(ecs, td).await?.ok_or_else(|| {
+        Error::not_found(
+            "task definition",
+            td,
+            ecs.config().region().map(|r| r.as_ref()),
+        )
+    })
+}
+
+/// The family's latest revision, or None when the family does not exist yet.
+pub async fn latest_task_definition(
+    ecs: &aws_sdk_ecs::Client,
+    family: &str,
+) -> Result<Option<Described>> {
+    describe_raw(ecs, family).await
 }
 
 /// RegisterTaskDefinition with our JSON as the body; returns the registered definition.

@@ -244,6 +244,14 @@ async fn an_unknown_image_exits_126_with_the_reason() {
     );
 }
 
+/// A container that ignores SIGTERM: after StopTask it runs until the stop timeout's SIGKILL.
+const IGNORES_SIGTERM: &[&str] = &[
+    "--",
+    "sh",
+    "-c",
+    "trap '' TERM; while :; do sleep 0.1; done",
+];
+
 /// Starts `ecs-migrate run` in the background and waits until the task is RUNNING.
 fn spawn_running(
     w: &World,
@@ -309,15 +317,7 @@ async fn sigterm_mid_run_stops_the_task_and_exits_130() {
 async fn a_second_sigint_exits_at_once() {
     let w = World::new("us-west-1");
     // the container ignores SIGTERM, so after the first SIGINT the task takes the stop timeout
-    let (child, rx, before) = spawn_running(
-        &w,
-        &[
-            "--",
-            "sh",
-            "-c",
-            "trap '' TERM; while :; do sleep 0.1; done",
-        ],
-    );
+    let (child, rx, before) = spawn_running(&w, IGNORES_SIGTERM);
     let pid = child.id().to_string();
     Command::new("kill").args(["-INT", &pid]).status().unwrap();
     let mut progress = String::new();
@@ -361,17 +361,8 @@ async fn json_mode_answers_with_one_document_on_every_exit_path() {
     assert_eq!(doc["process_exit_code"], 2);
     assert!(doc["error"].as_str().unwrap().contains("garbage"), "{doc}");
     // a second SIGINT
-    let (child, rx, before) = spawn_running(
-        &w,
-        &[
-            "--output",
-            "json",
-            "--",
-            "sh",
-            "-c",
-            "trap '' TERM; while :; do sleep 0.1; done",
-        ],
-    );
+    let (child, rx, before) =
+        spawn_running(&w, &[&["--output", "json"][..], IGNORES_SIGTERM].concat());
     let pid = child.id().to_string();
     Command::new("kill").args(["-INT", &pid]).status().unwrap();
     common::wait_for(&rx, "StopTask sent");

@@ -35,24 +35,8 @@ async fn escape_sequences_print_as_visible_text() {
 #[tokio::test(flavor = "multi_thread")]
 async fn under_github_actions_container_output_cannot_issue_workflow_commands() {
     let w = World::new("ap-northeast-3");
-    let cluster = w.s("cluster");
-    let image = w.s("image");
-    let o = w
-        .cmd()
-        .env("GITHUB_ACTIONS", "true")
-        .args(["run", "--cluster", &cluster, "--container", "rails"])
-        .args([
-            "--service",
-            "ass-staging",
-            "--image",
-            &image,
-            "--",
-            "sh",
-            "-c",
-            HOSTILE,
-        ])
-        .output()
-        .unwrap();
+    let gha = [("GITHUB_ACTIONS", "true")];
+    let o = w.run_with_env(&gha, &["--", "sh", "-c", HOSTILE]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
@@ -64,42 +48,17 @@ async fn under_github_actions_container_output_cannot_issue_workflow_commands() 
     let inside = &lines[1..lines.len() - 1];
     assert!(inside.contains(&"::error::injected"), "{out}");
     // a token is fresh per run
-    let again = w
-        .cmd()
-        .env("GITHUB_ACTIONS", "true")
-        .args(["run", "--cluster", &cluster, "--container", "rails"])
-        .args([
-            "--service",
-            "ass-staging",
-            "--image",
-            &image,
-            "--",
-            "echo",
-            "x",
-        ])
-        .output()
-        .unwrap();
+    let again = w.run_with_env(&gha, &["--", "echo", "x"]);
     assert!(!stdout(&again).contains(token));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn debug_tracing_hides_environment_values_and_secret_sources() {
     let w = World::new("me-south-1");
-    let o = w
-        .cmd()
-        .env("ECS_MIGRATE_LOG", "ecs_migrate=debug")
-        .args(["run", "--cluster", &w.s("cluster"), "--container", "rails"])
-        .args([
-            "--service",
-            "ass-staging",
-            "--image",
-            &w.s("image"),
-            "--",
-            "echo",
-            "x",
-        ])
-        .output()
-        .unwrap();
+    let o = w.run_with_env(
+        &[("ECS_MIGRATE_LOG", "ecs_migrate=debug")],
+        &["--", "echo", "x"],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("raw ECS request body"), "debug tracing is on");

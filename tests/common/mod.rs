@@ -150,6 +150,17 @@ impl World {
         c.output().unwrap()
     }
 
+    /// `run_on` of `ass-staging` and the world's image, with extra environment variables.
+    pub fn run_with_env(&self, env: &[(&str, &str)], extra: &[&str]) -> Output {
+        let (cluster, image) = (self.s("cluster"), self.s("image"));
+        let mut c = self.cmd();
+        c.envs(env.iter().copied())
+            .args(["run", "--cluster", &cluster, "--container", "rails"])
+            .args(["--service", "ass-staging", "--image", &image])
+            .args(extra);
+        c.output().unwrap()
+    }
+
     /// `ecs-migrate run --service SERVICE --image <the world's IMAGE_KEY> <extra>`.
     pub fn run_on(&self, service: &str, image_key: &str, extra: &[&str]) -> Output {
         let image = self.s(image_key);
