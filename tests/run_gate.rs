@@ -524,6 +524,112 @@ async fn rollback_and_down_presets_change_the_database() {
     );
 }
 
+/// Bad input and what each gets (exit 2, nothing changed in AWS): `w.run` adds
+/// `--cluster ass-staging --container rails`. docs/reliability.md shows the same rows
+/// (`the_docs_show_the_bad_inputs`).
+const BAD_INPUT: &[(&[&str], &str)] = &[
+    (
+        &["rollback", "--service", "ass-staging"],
+        "needs --set STEP",
+    ),
+    (
+        &["rollback", "--set", "STEP=abc", "--service", "ass-staging"],
+        "STEP must be a positive integer",
+    ),
+    (
+        &["migrat", "--service", "ass-staging"],
+        "presets: down, migrate, rollback, status",
+    ),
+    (
+        &["--service", "ass-staging", "--image", "not an image"],
+        "invalid image reference",
+    ),
+    (
+        &["--service", "ass-staging", "--subnets", ""],
+        "is not a subnet ID",
+    ),
+    (
+        &[
+            "--service",
+            "ass-staging",
+            "--subnets",
+            "subnet-0123abcd,,subnet-4567cdef",
+        ],
+        "is not a subnet ID",
+    ),
+    (
+        &[
+            "rollback",
+            "--set",
+            "STEP=abc",
+            "--set",
+            "STEP=1",
+            "--service",
+            "ass-staging",
+        ],
+        "--set STEP is given more than once",
+    ),
+    (
+        &[
+            "--task-definition",
+            "ass-bridge",
+            "--subnets",
+            "subnet-0123abcd",
+        ],
+        "network mode bridge; Fargate needs awsvpc",
+    ),
+];
+
+/// Targets that do not exist: one code (2), one line naming the target and the region.
+const NOT_FOUND: &[(&[&str], &str)] = &[
+    (
+        &[
+            "--cluster",
+            "nope",
+            "--service",
+            "ass-staging",
+            "--container",
+            "rails",
+        ],
+        "cluster 'nope' not found in region me-south-1",
+    ),
+    (
+        &[
+            "--cluster",
+            "ass-staging",
+            "--service",
+            "nope",
+            "--container",
+            "rails",
+        ],
+        "service 'nope' in cluster 'ass-staging' not found",
+    ),
+    (
+        &[
+            "--cluster",
+            "ass-staging",
+            "--task-definition",
+            "nope",
+            "--container",
+            "rails",
+            "--subnets",
+            "subnet-0123abcd",
+        ],
+        "task definition 'nope' not found",
+    ),
+    (
+        &[
+            "--cluster",
+            "ass-staging",
+            "--service",
+            "ass-staging",
+            "--container",
+            "nope",
+        ],
+        "container 'nope' is not in task definition ass-task-def-staging",
+    ),
+];
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_exits_2_and_mutates_nothing() {
     use aws_sdk_ecs::types::{ContainerDefinition, LogConfiguration, LogDriver, NetworkMode};
@@ -551,112 +657,14 @@ async fn bad_input_exits_2_and_mutates_nothing() {
         .send()
         .await
         .unwrap();
-    for (args, needle) in [
-        (
-            vec!["rollback", "--service", "ass-staging"],
-            "needs --set STEP",
-        ),
-        (
-            vec!["rollback", "--set", "STEP=abc", "--service", "ass-staging"],
-            "STEP must be a positive integer",
-        ),
-        (
-            vec!["migrat", "--service", "ass-staging"],
-            "presets: down, migrate, rollback, status",
-        ),
-        (
-            vec!["--service", "ass-staging", "--image", "not an image"],
-            "invalid image reference",
-        ),
-        (
-            vec!["--service", "ass-staging", "--subnets", ""],
-            "is not a subnet ID",
-        ),
-        (
-            vec![
-                "--service",
-                "ass-staging",
-                "--subnets",
-                "subnet-0123abcd,,subnet-4567cdef",
-            ],
-            "is not a subnet ID",
-        ),
-        (
-            vec![
-                "rollback",
-                "--set",
-                "STEP=abc",
-                "--set",
-                "STEP=1",
-                "--service",
-                "ass-staging",
-            ],
-            "--set STEP is given more than once",
-        ),
-        (
-            vec![
-                "--task-definition",
-                "ass-bridge",
-                "--subnets",
-                "subnet-0123abcd",
-            ],
-            "network mode bridge; Fargate needs awsvpc",
-        ),
-    ] {
-        let o = w.run(&args);
+    for (args, needle) in BAD_INPUT {
+        let o = w.run(args);
         assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
     }
     // a target that does not exist: one code (2), a line naming it and the region
-    for (args, needle) in [
-        (
-            vec![
-                "--cluster",
-                "nope",
-                "--service",
-                "ass-staging",
-                "--container",
-                "rails",
-            ],
-            "cluster 'nope' not found in region me-south-1",
-        ),
-        (
-            vec![
-                "--cluster",
-                "ass-staging",
-                "--service",
-                "nope",
-                "--container",
-                "rails",
-            ],
-            "service 'nope' in cluster 'ass-staging' not found",
-        ),
-        (
-            vec![
-                "--cluster",
-                "ass-staging",
-                "--task-definition",
-                "nope",
-                "--container",
-                "rails",
-                "--subnets",
-                "subnet-0123abcd",
-            ],
-            "task definition 'nope' not found",
-        ),
-        (
-            vec![
-                "--cluster",
-                "ass-staging",
-                "--service",
-                "ass-staging",
-                "--container",
-                "nope",
-            ],
-            "nope",
-        ),
-    ] {
-        let o = w.cmd().arg("run").args(&args).output().unwrap();
+    for (args, needle) in NOT_FOUND {
+        let o = w.cmd().arg("run").args(*args).output().unwrap();
         assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
         let err = stderr(&o);
         assert!(err.contains(needle), "{args:?}: {err}");
@@ -764,5 +772,28 @@ fn no_credentials_and_no_endpoint_are_one_line_each() {
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.len() < 200, "{err}");
         assert!(err.contains(needle), "{err}");
+    }
+}
+
+/// Each bad input's row in docs/reliability.md: `| `ARGS` | 2 | MESSAGE |`.
+#[test]
+fn the_docs_show_the_bad_inputs() {
+    let doc = std::fs::read_to_string(common::repo().join("docs/reliability.md")).unwrap();
+    for (args, needle) in BAD_INPUT.iter().chain(NOT_FOUND) {
+        let shown: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if a.is_empty() {
+                    "''".to_string()
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        let row = format!("| `{}` | 2 | {needle} |", shown.join(" "));
+        assert!(
+            doc.contains(&row),
+            "docs/reliability.md lacks the row:\n{row}"
+        );
     }
 }
