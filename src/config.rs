@@ -185,15 +185,17 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
             )));
         }
     }
-    let tags = pairs("--tag", &args.tags)?;
-    if let Some((k, _)) = tags
-        .iter()
-        .find(|(k, _)| k.to_ascii_lowercase().starts_with("aws:"))
-    {
-        return Err(Error::usage(format!(
-            "--tag {k}: the aws: prefix is reserved"
-        )));
-    }
+    let tags = checked_tags(pairs("--tag", &args.tags)?)?;
+    let platform_version = args
+        .platform_version
+        .as_deref()
+        .map(platform_version)
+        .transpose()?;
+    let capacity_provider = args
+        .capacity_provider
+        .as_deref()
+        .map(capacity_provider)
+        .transpose()?;
     Ok(RunPlan {
         target,
         overrides,
@@ -201,8 +203,8 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
             subnets: ec2_ids("--subnets", "subnet", &args.subnets)?,
             security_groups: ec2_ids("--security-groups", "sg", &args.security_groups)?,
             assign_public_ip: args.assign_public_ip.map(|p| p.as_str()),
-            platform_version: args.platform_version.clone(),
-            capacity_provider: args.capacity_provider.clone(),
+            platform_version,
+            capacity_provider,
         },
         migration_family: args.migration_family.clone(),
         tags,
@@ -221,6 +223,63 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
         stop_grace: STOP_GRACE,
         dry_run: args.dry_run,
     })
+}
+
+/// Task tags as ECS takes them: keys 1-128 characters without the reserved `aws:` prefix,
+/// values up to 256, no key twice, at most 50 (the ecs-migrate tags count too, so 45 here).
+fn checked_tags(tags: Vec<(String, String)>) -> Result<Vec<(String, String)>> {
+    for (k, v) in &tags {
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            return Err(Error::usage(format!(
+                "--tag {k}: the aws: prefix is reserved"
+            )));
+        }
+        if k.chars().count() > 128 || v.chars().count() > 256 {
+            return Err(Error::usage(format!(
+                "--tag {}…: keys are at most 128 characters, values 256",
+                k.chars().take(20).collect::<String>()
+            )));
+        }
+    }
+    if let Some(k) = repeated_key(&tags) {
+        return Err(Error::usage(format!("--tag {k} is given more than once")));
+    }
+    if tags.len() > 45 {
+        return Err(Error::usage(
+            "at most 45 --tag (ECS allows 50 tags; ecs-migrate adds its own)",
+        ));
+    }
+    Ok(tags)
+}
+
+/// `LATEST` or a version such as `1.4.0`.
+fn platform_version(v: &str) -> Result<String> {
+    let numeric = v.split('.').count() == 3
+        && v.split('.')
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if v == "LATEST" || numeric {
+        return Ok(v.to_string());
+    }
+    Err(Error::usage(format!(
+        "--platform-version {v:?} is not a platform version"
+    ))
+    .with_hint("use LATEST or a version such as 1.4.0"))
+}
+
+/// A capacity provider name: FARGATE, FARGATE_SPOT or a provider's name.
+fn capacity_provider(name: &str) -> Result<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        return Ok(name.to_string());
+    }
+    Err(Error::usage(format!(
+        "--capacity-provider {name:?} is not a capacity provider name"
+    ))
+    .with_hint("e.g. FARGATE or FARGATE_SPOT"))
 }
 
 /// The first key given twice, if any.
@@ -363,6 +422,7 @@ mod tests {
     #[test]
     fn network_ids_and_set_keys_are_checked_before_any_call() {
         let base = ["--cluster", "c", "--service", "s"];
+        let long_key = format!("{}=v", "k".repeat(129));
         for extra in [
             vec!["--subnets", ""],
             vec!["--subnets", "subnet-0123abcd,,subnet-4567cdef"],
@@ -371,6 +431,12 @@ mod tests {
             vec!["--security-groups", "sg-123"],
             vec!["--security-groups", "subnet-0123abcd"],
             vec!["rollback", "--set", "STEP=abc", "--set", "STEP=1"],
+            vec!["--tag", "team=a", "--tag", "team=b"],
+            vec!["--tag", &long_key],
+            vec!["--platform-version", ""],
+            vec!["--platform-version", "1.4"],
+            vec!["--capacity-provider", ""],
+            vec!["--capacity-provider", "FARGATE SPOT"],
         ] {
             let mut args = base.to_vec();
             args.extend(extra);

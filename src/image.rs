@@ -167,13 +167,18 @@ pub fn from_image_detail(path: &Path) -> Result<ImageRef> {
         ))
         .with_hint("pass the ECR source artifact's imageDetail.json")
     })?;
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::usage(format!("{} is not JSON: {e}", path.display())))?;
+    parse_image_detail(&text, &path.display().to_string())
+}
+
+/// Pure: the image of an `imageDetail.json` text read from `origin`.
+pub fn parse_image_detail(text: &str, origin: &str) -> Result<ImageRef> {
+    let doc: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| Error::usage(format!("{origin} is not JSON: {e}")))?;
     let uri = doc
         .get("ImageURI")
         .and_then(|v| v.as_str())
         .ok_or_else(|| {
-            Error::usage(format!("{} has no string \"ImageURI\"", path.display()))
+            Error::usage(format!("{origin} has no string \"ImageURI\""))
                 .with_hint("an ECR source action writes {\"ImageURI\": \"…@sha256:…\", …}")
         })?;
     ImageRef::parse(uri)

@@ -14,12 +14,15 @@ mod outcome;
 mod output;
 mod overrides;
 mod preflight;
+#[cfg(test)]
+mod proptests;
 mod rawjson;
 mod render;
 mod report;
 mod resolve;
 mod run;
 mod sanitize;
+mod secret_ref;
 mod signals;
 mod taskdef;
 

@@ -79,7 +79,7 @@ pub fn catalogue(dir: Option<&Path>) -> Result<BTreeMap<String, Preset>> {
     Ok(all)
 }
 
-fn parse_preset(name: &str, text: &str) -> Result<Preset> {
+pub(crate) fn parse_preset(name: &str, text: &str) -> Result<Preset> {
     let preset: Preset = serde_json::from_str(text).map_err(|e| {
         Error::usage(format!("preset '{name}' is not valid: {e}"))
             .with_hint("a preset has \"command\": [argv…] and optional environment, cpu, memory, memoryReservation, taskCpu, taskMemory")

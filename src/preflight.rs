@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::types::DesiredStatus;
 use serde_json::Value;
 
+use serde::Serialize;
+
 use crate::aws::Clients;
 use crate::error::{Error, Result};
+use crate::secret_ref::{self, SecretRef, SmSecret};
 
 /// The awslogs stream a container writes to: `<prefix>/<container>/<task-id>`.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,44 +51,72 @@ pub fn log_target(container: &Value) -> Result<LogTarget, String> {
     })
 }
 
-/// Pure: the container's secrets, split into SSM parameters (grouped by region; None = the
-/// client's region) and sources this tool cannot check (Secrets Manager).
-pub fn secret_sources(container: &Value) -> (BTreeMap<Option<String>, Vec<String>>, Vec<String>) {
-    let mut ssm: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
-    let mut other = vec![];
+/// The secrets a container needs, by where they live; built before any AWS call (pure).
+#[derive(Debug, Default, PartialEq)]
+pub struct SecretPlan {
+    /// SSM parameters by region (None = the client's region), as the task definition names them.
+    pub ssm: BTreeMap<Option<String>, Vec<String>>,
+    /// Secrets Manager references with the environment variable each one fills.
+    pub secrets_manager: Vec<(String, SmSecret)>,
+}
+
+/// What the preflight found: the count of SSM parameters, and each Secrets Manager secret.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SecretsChecked {
+    pub ssm_parameters: usize,
+    pub secrets_manager: Vec<SecretCheck>,
+}
+
+/// One secret as checked: what the JSON result lists (the variable name, never the value).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SecretCheck {
+    /// The environment variable it fills.
+    pub name: String,
+    pub status: String,
+}
+
+/// Pure: parses every `valueFrom` of the container. A malformed reference, or an SSM parameter
+/// ARN of another account than the task definition's (ECS refuses those), fails here.
+pub fn plan_secrets(container: &Value, account: Option<&str>) -> Result<SecretPlan> {
+    let mut plan = SecretPlan::default();
     let secrets = container["secrets"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or(&[]);
+    let refuse = |name: &str, why: String| {
+        Error::before_run(format!("preflight: secret {name}: {why}"))
+            .with_hint("fix the task definition's secrets; nothing was launched")
+    };
     for s in secrets {
-        let Some(from) = s["valueFrom"].as_str() else {
-            continue;
-        };
-        if from.starts_with("arn:") {
-            let parts: Vec<&str> = from.splitn(6, ':').collect();
-            match parts.as_slice() {
-                [_, _, "ssm", region, _, _] => ssm
-                    .entry(Some(region.to_string()))
-                    .or_default()
-                    .push(from.to_string()),
-                _ => other.push(from.to_string()),
+        let name = s["name"].as_str().unwrap_or("(unnamed)");
+        let from = s["valueFrom"].as_str().unwrap_or_default();
+        match secret_ref::parse(from).map_err(|why| refuse(name, why))? {
+            SecretRef::Ssm {
+                account: Some(owner),
+                ..
+            } if account.is_some_and(|a| a != owner) => {
+                return Err(refuse(
+                    name,
+                    format!(
+                        "{from} belongs to account {owner}, not the task's account {}: ECS cannot read SSM parameters across accounts",
+                        account.unwrap_or_default()
+                    ),
+                ));
             }
-        } else {
-            ssm.entry(None).or_default().push(from.to_string());
+            SecretRef::Ssm { id, region, .. } => plan.ssm.entry(region).or_default().push(id),
+            SecretRef::SecretsManager(sm) => plan.secrets_manager.push((name.to_string(), sm)),
         }
     }
-    (ssm, other)
+    Ok(plan)
 }
 
-/// Every SSM secret exists: GetParameters in batches of 10, never decrypting.
-/// GetParameters reports missing names in `InvalidParameters` without an error; each is named.
-pub async fn check_secrets(
-    clients: &Clients,
-    by_region: &BTreeMap<Option<String>, Vec<String>>,
-) -> Result<usize> {
+/// Every secret exists, checked without reading a value: SSM GetParameters (batches of 10,
+/// never decrypting; missing names come back in `InvalidParameters`) and Secrets Manager
+/// DescribeSecret (stage and version checked against `VersionIdsToStages`).
+pub async fn check_secrets(clients: &Clients, plan: &SecretPlan) -> Result<SecretsChecked> {
     let mut missing = vec![];
-    let mut checked = 0;
-    for (region, names) in by_region {
+    let mut ssm_found = 0;
+    for (region, names) in &plan.ssm {
         let client = match region.as_deref() {
             Some(r) if r != clients.region() => aws_sdk_ssm::Client::from_conf(
                 aws_sdk_ssm::config::Builder::from(&clients.sdk)
@@ -105,19 +136,76 @@ pub async fn check_secrets(
                 .send()
                 .await
                 .map_err(|e| Error::aws("ssm:GetParameters", e))?;
-            missing.extend(out.invalid_parameters().iter().cloned());
-            checked += batch.len();
+            let invalid = out.invalid_parameters();
+            ssm_found += batch.len() - invalid.len();
+            missing.extend(invalid.iter().map(|p| format!("SSM parameter {p}")));
+        }
+    }
+    let mut report = vec![];
+    for (name, secret) in &plan.secrets_manager {
+        let client = aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(&clients.sdk)
+                .region(aws_config::Region::new(secret.region.clone()))
+                .build(),
+        );
+        match describe_secret(&client, secret).await? {
+            Ok(()) => report.push(SecretCheck {
+                name: name.clone(),
+                status: match &secret.json_key {
+                    Some(key) => {
+                        format!("exists; JSON key {key} not verifiable without reading the value")
+                    }
+                    None => "exists".into(),
+                },
+            }),
+            Err(why) => missing.push(format!("Secrets Manager secret {secret} for {name}: {why}")),
         }
     }
     if !missing.is_empty() {
         return Err(Error::before_run(format!(
-            "preflight: {} SSM parameter(s) the task needs do not exist: {}",
+            "preflight: {} secret(s) the task needs do not exist: {}",
             missing.len(),
-            missing.join(", ")
+            missing.join("; ")
         ))
-        .with_hint("create them (aws ssm put-parameter) or fix the task definition's secrets; nothing was launched"));
+        .with_hint("create them or fix the task definition's secrets; nothing was launched"));
     }
-    Ok(checked)
+    Ok(SecretsChecked {
+        ssm_parameters: ssm_found,
+        secrets_manager: report,
+    })
+}
+
+/// DescribeSecret reads metadata only. Ok(Err(why)) = the secret (or its stage/version) is not
+/// there; Err = the check itself failed.
+async fn describe_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    secret: &SmSecret,
+) -> Result<std::result::Result<(), String>> {
+    let out = match client.describe_secret().secret_id(&secret.arn).send().await {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            return Ok(Err("not found".into()));
+        }
+        Err(e) => return Err(Error::aws("secretsmanager:DescribeSecret", e)),
+    };
+    if out.deleted_date().is_some() {
+        return Ok(Err("scheduled for deletion".into()));
+    }
+    let versions = out.version_ids_to_stages().cloned().unwrap_or_default();
+    if let Some(stage) = &secret.version_stage
+        && !versions.values().any(|stages| stages.contains(stage))
+    {
+        return Ok(Err(format!("no version has stage {stage}")));
+    }
+    if let Some(id) = &secret.version_id
+        && !versions.contains_key(id)
+    {
+        return Ok(Err(format!("no version {id} with a staging label")));
+    }
+    Ok(Ok(()))
 }
 
 /// A task started by this runner for this family that is still running, if any.
@@ -168,17 +256,39 @@ mod tests {
 
     #[test]
     fn secrets_are_grouped_by_source() {
+        let sm = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf";
         let c = json!({"secrets": [
             {"name": "A", "valueFrom": "/app/a"},
-            {"name": "B", "valueFrom": "arn:aws:ssm:us-west-2:1:parameter/app/b"},
-            {"name": "C", "valueFrom": "arn:aws:secretsmanager:us-east-1:1:secret:db-AbCdEf:password::"}
+            {"name": "B", "valueFrom": "arn:aws:ssm:us-west-2:123456789012:parameter/app/b"},
+            {"name": "C", "valueFrom": format!("{sm}:password::")}
         ]});
-        let (ssm, other) = secret_sources(&c);
-        assert_eq!(ssm[&None], ["/app/a"]);
+        let plan = plan_secrets(&c, Some("123456789012")).unwrap();
+        assert_eq!(plan.ssm[&None], ["/app/a"]);
         assert_eq!(
-            ssm[&Some("us-west-2".to_string())],
-            ["arn:aws:ssm:us-west-2:1:parameter/app/b"]
+            plan.ssm[&Some("us-west-2".to_string())],
+            ["arn:aws:ssm:us-west-2:123456789012:parameter/app/b"]
         );
-        assert_eq!(other.len(), 1);
+        let (name, secret) = &plan.secrets_manager[0];
+        assert_eq!((name.as_str(), secret.arn.as_str()), ("C", sm));
+        assert_eq!(secret.json_key.as_deref(), Some("password"));
+        // without a known account (a task definition file), the account is not compared
+        assert!(plan_secrets(&c, None).is_ok());
+    }
+
+    #[test]
+    fn a_cross_account_parameter_or_a_malformed_reference_is_refused() {
+        let c = json!({"secrets": [
+            {"name": "B", "valueFrom": "arn:aws:ssm:us-west-2:999999999999:parameter/app/b"}
+        ]});
+        let e = plan_secrets(&c, Some("123456789012")).unwrap_err();
+        assert!(e.message.contains("secret B"), "{}", e.message);
+        assert!(e.message.contains("account 999999999999"), "{}", e.message);
+        let c = json!({"secrets": [{"name": "K", "valueFrom": "arn:aws:kms:us-east-1:123456789012:key/x"}]});
+        assert!(
+            plan_secrets(&c, None)
+                .unwrap_err()
+                .message
+                .contains("secret K")
+        );
     }
 }

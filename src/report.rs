@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::exit;
 use crate::outcome::Outcome;
+use crate::preflight::SecretsChecked;
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Report {
@@ -33,6 +34,8 @@ pub struct Report {
     pub started_at: Option<String>,
     pub stopped_at: Option<String>,
     pub duration_seconds: Option<f64>,
+    /// What the preflight checked (never a value).
+    pub secrets: Option<SecretsChecked>,
     pub log_group: Option<String>,
     pub log_stream: Option<String>,
     pub log_lines: u64,

@@ -20,6 +20,7 @@ use crate::preflight::{self, LogTarget};
 use crate::rawjson;
 use crate::report::{self, Report};
 use crate::resolve::resolve;
+use crate::secret_ref;
 use crate::signals::{AbortEvent, Aborts};
 use crate::taskdef;
 
@@ -180,6 +181,10 @@ async fn prepare(
     let desired =
         taskdef::derive_migration(described, &container, plan.target.image.as_ref(), &family)?;
     taskdef::check_fargate(&desired, plan.network.capacity_provider.is_some())?;
+    let secrets = preflight::plan_secrets(
+        &source_container,
+        described.arn().and_then(secret_ref::arn_account),
+    )?;
     let options = &desired["containerDefinitions"][0]["logConfiguration"]["options"];
     if log_target.is_some() && options["mode"] != "blocking" {
         warn(
@@ -228,16 +233,18 @@ async fn prepare(
         .to_string();
 
     // 3. Preflight
-    let (ssm, unchecked) = preflight::secret_sources(&source_container);
-    let checked = preflight::check_secrets(&clients, &ssm).await?;
-    out.progress(format!("preflight: {checked} SSM secret(s) exist"));
-    for s in unchecked {
-        warn(
-            out,
-            report,
-            format!("secret {s} is not in SSM Parameter Store and was not checked"),
-        );
+    let checked = preflight::check_secrets(&clients, &secrets).await?;
+    out.progress(format!(
+        "preflight: {} SSM parameter(s) exist",
+        checked.ssm_parameters
+    ));
+    for s in &checked.secrets_manager {
+        out.progress(format!(
+            "preflight: Secrets Manager secret for {}: {}",
+            s.name, s.status
+        ));
     }
+    report.secrets = Some(checked);
     let running = if plan.allow_concurrent {
         None
     } else {

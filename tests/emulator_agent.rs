@@ -168,6 +168,46 @@ async fn environment_and_secrets_reach_the_process() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_secrets_manager_json_key_reaches_the_process() {
+    let c = ctx("eu-south-2").await;
+    let task = c
+        .run_task(
+            &c.td(),
+            &[
+                "sh",
+                "-c",
+                "test \"$RDS_DB_PASSWORD\" = rds-managed-staging-password && echo matched",
+            ],
+        )
+        .await;
+    let (_, stopped) = c.wait_stopped(task.task_arn().unwrap()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(c.log_lines("rails", &stopped).await, ["matched"]);
+    assert_eq!(rails(&stopped).exit_code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_secrets_manager_secret_fails_to_start() {
+    let c = ctx("il-central-1").await;
+    let sm = aws_sdk_secretsmanager::Client::new(&c.world.sdk().await);
+    sm.delete_secret()
+        .secret_id(c.world.s("rds_secret_arn"))
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    let task = c.run_task(&c.td(), &["true"]).await;
+    let (seen, stopped) = c.wait_stopped(task.task_arn().unwrap()).await;
+    assert!(!seen.contains(&"RUNNING".to_string()), "{seen:?}");
+    let reason = stopped.stopped_reason().unwrap();
+    assert!(
+        reason.contains("unable to retrieve secret from asm") && reason.contains("rds!db-"),
+        "{reason}"
+    );
+    assert_eq!(rails(&stopped).exit_code(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn missing_secret_fails_to_start_without_exit_code() {
     let c = ctx("eu-west-1").await;
     c.ssm

@@ -79,7 +79,11 @@ async fn migrate_succeeds_with_the_new_image_and_reuses_the_revision() {
     assert!(
         c.health_check().is_none() && c.depends_on().is_empty() && c.port_mappings().is_empty()
     );
-    assert_eq!(c.secrets().len(), 6);
+    assert_eq!(
+        c.secrets().len(),
+        7,
+        "six SSM parameters and the RDS secret"
+    );
     let options = c.log_configuration().unwrap().options().unwrap();
     assert_eq!(
         options.get("mode").map(String::as_str),
@@ -196,7 +200,7 @@ async fn a_missing_secret_is_caught_before_anything_is_launched() {
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("2 SSM parameter(s) the task needs do not exist"),
+        err.contains("2 secret(s) the task needs do not exist"),
         "{err}"
     );
     assert!(
@@ -577,6 +581,213 @@ const BAD_INPUT: &[(&[&str], &str)] = &[
             "subnet-0123abcd",
         ],
         "network mode bridge; Fargate needs awsvpc",
+    ),
+    (
+        &["--service", "ass-staging", "--image", ".rails"],
+        "invalid image reference '.rails'",
+    ),
+    (
+        &["--service", "ass-staging", "--image", "rails..x"],
+        "no leading, trailing or doubled separators",
+    ),
+    (
+        &["--service", "ass-staging", "--image", "rails-"],
+        "invalid image reference 'rails-'",
+    ),
+    (
+        &["--service", "ass-staging", "--image", "rails_"],
+        "invalid image reference 'rails_'",
+    ),
+    (
+        &["--service", "ass-staging", "--image", "=-rails"],
+        "invalid image reference '=-rails'",
+    ),
+    (
+        &["--service", "ass-staging", "--image", "Rails:v1"],
+        "repository names are lower case",
+    ),
+    (
+        &[
+            "--service",
+            "ass-staging",
+            "--image",
+            "rails@sha256:ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789",
+        ],
+        "a sha256 digest is 64 lower-case hex characters",
+    ),
+    (
+        &[
+            "--service",
+            "ass-staging",
+            "--image",
+            "rails@md5:0123456789abcdef0123456789abcdef",
+        ],
+        "digest algorithm must be sha256 or sha512",
+    ),
+    (
+        &[
+            "--service",
+            "ass-staging",
+            "--image-detail",
+            "/nonexistent/imageDetail.json",
+        ],
+        "cannot read image detail file /nonexistent/imageDetail.json",
+    ),
+    (
+        &["--service", "ass-staging", "--timeout", "0s"],
+        "--timeout must be positive",
+    ),
+    (
+        &["--service", "ass-staging", "--timeout", "garbage"],
+        "invalid value 'garbage' for '--timeout",
+    ),
+    (
+        &["--service", "ass-staging", "--log-quiet", "10d"],
+        "is longer than the maximum of 7days",
+    ),
+    (
+        &["--service", "ass-staging", "--poll-interval", "1ms"],
+        "--poll-interval must be between 50ms and 5m",
+    ),
+    (
+        &[
+            "--service",
+            "ass-staging",
+            "--poll-max",
+            "1s",
+            "--describe-interval",
+            "3s",
+        ],
+        "--poll-max cannot be below --describe-interval",
+    ),
+    (
+        &["--service", "ass-staging", "--lost-after", "200ms"],
+        "--lost-after cannot be below --poll-max",
+    ),
+    (
+        &["--service", "ass-staging", "--log-drain-max", "0s"],
+        "--log-quiet cannot exceed --log-drain-max",
+    ),
+    (
+        &["--service", "ass-staging", "--set", "FOO=bar"],
+        "--set FOO is not used by preset 'migrate'",
+    ),
+    (
+        &["rollback", "--set", "STEP=0", "--service", "ass-staging"],
+        "STEP must be a positive integer",
+    ),
+    (
+        &["down", "--service", "ass-staging"],
+        "preset 'down' needs --set VERSION=",
+    ),
+    (
+        &["down", "--set", "VERSION=abc", "--service", "ass-staging"],
+        "VERSION must be a 14-digit migration version",
+    ),
+    (
+        &["status", "--set", "STEP=1", "--service", "ass-staging"],
+        "--set STEP is not used by preset 'status'",
+    ),
+    (
+        &["--service", "ass-staging", "--", ""],
+        "the command after -- is empty",
+    ),
+    (
+        &["--service", "ass-staging", "--output", "yaml"],
+        "invalid value 'yaml' for '--output",
+    ),
+    (
+        &["--service", "ass-staging", "--on-abort", "maybe"],
+        "invalid value 'maybe' for '--on-abort",
+    ),
+    (
+        &["--service", "ass-staging", "--assign-public-ip", "maybe"],
+        "invalid value 'maybe' for '--assign-public-ip",
+    ),
+    (
+        &["--service", "ass-staging", "--tag", "badtag"],
+        "expected KEY=VALUE",
+    ),
+    (
+        &["--service", "ass-staging", "--tag", "aws:x=y"],
+        "the aws: prefix is reserved",
+    ),
+    (
+        &[
+            "--service",
+            "ass-staging",
+            "--tag",
+            "team=a",
+            "--tag",
+            "team=b",
+        ],
+        "--tag team is given more than once",
+    ),
+    (
+        &["--service", "ass-staging", "--client-token", ""],
+        "--client-token must be 1-64 printable ASCII characters",
+    ),
+    (
+        &["--service", "ass-staging", "--capacity-provider", ""],
+        "is not a capacity provider name",
+    ),
+    (
+        &["--service", "ass-staging", "--platform-version", ""],
+        "is not a platform version",
+    ),
+    (
+        &["--service", "ass-staging", "--platform-version", "1.4"],
+        "is not a platform version",
+    ),
+    (
+        &[
+            "--service",
+            "ass-staging",
+            "--migration-family",
+            "bad family",
+        ],
+        "is not a valid family name",
+    ),
+    (
+        &[
+            "--service",
+            "ass-staging",
+            "--security-groups",
+            "subnet-0123abcd",
+        ],
+        "is not a sg ID",
+    ),
+    (
+        &["--service", "ass-staging", "--subnets", "subnet-0123abcz"],
+        "is not a subnet ID",
+    ),
+    (
+        &[
+            "--service",
+            "ass-staging",
+            "--overrides-dir",
+            "/nonexistent",
+        ],
+        "cannot read overrides dir /nonexistent",
+    ),
+    (
+        &["--service", "ass-staging", "--region", "not a region"],
+        "is not an AWS region name",
+    ),
+    (
+        &["--service", "ass-staging", "--endpoint-url", "not a url"],
+        "is not an http(s) URL",
+    ),
+    (&["--service", ""], "--service is empty"),
+    (&["--image", "rails:v2"], "no target: give --service"),
+    (
+        &[
+            "--task-definition-file",
+            "/nonexistent/td.json",
+            "--subnets",
+            "subnet-0123abcd",
+        ],
+        "cannot read task definition file /nonexistent/td.json",
     ),
 ];
 

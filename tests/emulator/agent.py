@@ -6,7 +6,8 @@ the awslogs stream. This module replaces that with real behaviour:
 
 * RunTask starts a thread per task that walks PROVISIONING -> PENDING -> RUNNING ->
   DEPROVISIONING -> STOPPED in real time;
-* secrets are resolved from the emulator's own SSM, images from local image directories;
+* secrets are resolved from the emulator's own SSM and Secrets Manager, images from local
+  image directories;
 * every container's effective command runs as a real local process whose output goes, line
   by line, to the awslogs stream ``<prefix>/<container>/<task-id>``;
 * StopTask sends SIGTERM, then SIGKILL after ``stopTimeout``.
@@ -16,6 +17,7 @@ It relies on moto internals and is pinned to the moto version in requirements.tx
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -30,6 +32,7 @@ from moto.ec2.models import ec2_backends
 from moto.ecs import models as ecs_models
 from moto.ecs.models import EC2ContainerServiceBackend, Task
 from moto.logs.models import logs_backends
+from moto.secretsmanager.models import secretsmanager_backends
 from moto.ssm.models import ssm_backends
 
 from faults import FAULTS
@@ -63,6 +66,22 @@ def _ssm_name(value_from: str) -> str:
         name = value_from.split(":parameter", 1)[1]
         return name if name.startswith("/") else "/" + name
     return value_from
+
+
+def _secrets_manager_value(account_id: str, value_from: str) -> str:
+    """Resolves `arn:…:secret:<name>[:<json-key>:<version-stage>:<version-id>]` as ECS does."""
+    parts = value_from.split(":")
+    arn, region = ":".join(parts[:7]), parts[3]
+    json_key, stage, version = (parts[7:] + ["", "", ""])[:3]
+    backend = secretsmanager_backends[account_id][region]
+    value = backend.get_secret_value(arn, version or None, stage or None)
+    text = value.get("SecretString", "")
+    if not json_key:
+        return text
+    doc = json.loads(text)
+    if json_key not in doc:
+        raise KeyError(f"retrieved secret from Secrets Manager did not contain json key {json_key}")
+    return str(doc[json_key])
 
 
 class ContainerRun:
@@ -274,15 +293,9 @@ class TaskAgent:
                 return self._finish("TaskFailedToStart", reason, started=False)
         secrets: dict[str, dict[str, str]] = {}
         for c in self.containers:
-            resolved, missing = self._resolve_secrets(c.definition)
-            if missing:
-                reason = (
-                    "ResourceInitializationError: unable to pull secrets or registry auth: "
-                    "execution resource retrieval failed: unable to retrieve secrets from ssm: "
-                    "service call has been retried 1 time(s): invalid ssm parameters: "
-                    + " ".join(missing)
-                )
-                return self._finish("TaskFailedToStart", reason, started=False)
+            resolved, failure = self._resolve_secrets(c.definition)
+            if failure:
+                return self._finish("TaskFailedToStart", failure, started=False)
             secrets[c.name] = resolved
         for c in self.containers:
             try:
@@ -295,18 +308,35 @@ class TaskAgent:
         self.set_status("RUNNING")
         self._supervise()
 
-    def _resolve_secrets(self, cdef: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    def _resolve_secrets(self, cdef: dict[str, Any]) -> tuple[dict[str, str], str | None]:
+        """Each secret's value, or the stopped reason ECS gives when one cannot be fetched."""
         backend = ssm_backends[self.account_id][self.region]
         resolved: dict[str, str] = {}
         missing: list[str] = []
+        prefix = "ResourceInitializationError: unable to pull secrets or registry auth: "
         for secret in cdef.get("secrets") or []:
-            name = _ssm_name(secret["valueFrom"])
-            param = backend.get_parameter(name)
+            value_from = secret["valueFrom"]
+            if value_from.startswith("arn:") and value_from.split(":")[2] == "secretsmanager":
+                try:
+                    resolved[secret["name"]] = _secrets_manager_value(self.account_id, value_from)
+                except Exception as exc:  # moto raises its own exception types
+                    return {}, (
+                        prefix + "execution resource retrieval failed: unable to retrieve secret "
+                        "from asm: service call has been retried 1 time(s): failed to fetch secret "
+                        f"{value_from} from secrets manager: {type(exc).__name__}: {exc}"
+                    )
+                continue
+            param = backend.get_parameter(_ssm_name(value_from))
             if param is None:
-                missing.append(secret["valueFrom"])
+                missing.append(value_from)
             else:
                 resolved[secret["name"]] = param.value
-        return resolved, missing
+        if missing:
+            return {}, (
+                prefix + "execution resource retrieval failed: unable to retrieve secrets from ssm: "
+                "service call has been retried 1 time(s): invalid ssm parameters: " + " ".join(missing)
+            )
+        return resolved, None
 
     def _supervise(self) -> None:
         essential_exit: ContainerRun | None = None

@@ -5,9 +5,11 @@ Prints one JSON document describing the world (names, subnets, the SQLite file) 
 
 The world: cluster `ass-staging`, a VPC with two private subnets for the service and two more
 for the blue/green task set, a security group, the SSM parameters the task definition's
-secrets name, the log group, the seed task definition (images pointed at the emulator's image
-directories), service `ass-staging` (ECS controller) and service `ass-staging-bg`
-(CODE_DEPLOY controller whose PRIMARY task set uses other subnets and has a load balancer).
+secrets name, one RDS-managed Secrets Manager secret (read by JSON key, as
+`…:secret:rds!db-…:password::` references are), the log group, the seed task definition
+(images pointed at the emulator's image directories), service `ass-staging` (ECS controller)
+and service `ass-staging-bg` (CODE_DEPLOY controller whose PRIMARY task set uses other subnets
+and has a load balancer).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ ACCOUNT = "123456789012"
 CLUSTER = "ass-staging"
 SERVICE = "ass-staging"
 SERVICE_BG = "ass-staging-bg"
+RDS_SECRET = "rds!db-0f3c9a27-4b1e-4d2a-9c85-3e7f1a2b6c4d"
 REPO = Path(__file__).resolve().parents[2]
 DESCRIBE_ONLY = {
     "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
@@ -66,7 +69,9 @@ def task_definition_input(path: Path, region: str) -> dict[str, Any]:
 
 def seed(endpoint: str, data_dir: Path, taskdef: Path, region: str = DEFAULT_REGION) -> dict[str, Any]:
     """Each region of the emulator holds an independent world (tests use one region each)."""
-    ec2, ecs, ssm, logs = (client(s, endpoint, region) for s in ("ec2", "ecs", "ssm", "logs"))
+    ec2, ecs, ssm, logs, sm = (
+        client(s, endpoint, region) for s in ("ec2", "ecs", "ssm", "logs", "secretsmanager")
+    )
     data_dir.mkdir(parents=True, exist_ok=True)
     db_path = data_dir / "staging.sqlite3"
 
@@ -101,9 +106,19 @@ def seed(endpoint: str, data_dir: Path, taskdef: Path, region: str = DEFAULT_REG
     for name, (kind, value) in params.items():
         ssm.put_parameter(Name=name, Type=kind, Value=value, Overwrite=True)
 
+    rds_secret = sm.create_secret(
+        Name=RDS_SECRET,
+        SecretString=json.dumps({"username": "ass", "password": "rds-managed-staging-password"}),
+    )["ARN"]
+
     logs.create_log_group(logGroupName="/ecs/ass-staging")
     ecs.create_cluster(clusterName=CLUSTER)
     td_input = task_definition_input(taskdef, region)
+    for container in td_input["containerDefinitions"]:
+        if container["name"] == "rails":
+            container.setdefault("secrets", []).append(
+                {"name": "RDS_DB_PASSWORD", "valueFrom": f"{rds_secret}:password::"}
+            )
     td = ecs.register_task_definition(**td_input)["taskDefinition"]
     td_arn = td["taskDefinitionArn"]
 
@@ -169,6 +184,7 @@ def seed(endpoint: str, data_dir: Path, taskdef: Path, region: str = DEFAULT_REG
         "security_group": sg,
         "security_group_bg": sg_bg,
         "log_group": "/ecs/ass-staging",
+        "rds_secret_arn": rds_secret,
         "db_path": str(db_path),
         "image": image("rails", region, "v2"),
         "image_broken": image("rails-broken", region, "v3"),

@@ -46,7 +46,8 @@ def test_template_keeps_migrate_and_deploy_in_one_queued_stage():
     actions = {a for s in t["Resources"]["MigrateRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
                for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     for needed in ["ecs:RunTask", "ecs:DescribeTasks", "ecs:RegisterTaskDefinition", "ecs:ListTasks",
-                   "ecs:StopTask", "logs:GetLogEvents", "ssm:GetParameters", "iam:PassRole"]:
+                   "ecs:StopTask", "logs:GetLogEvents", "ssm:GetParameters", "iam:PassRole",
+                   "secretsmanager:DescribeSecret"]:
         assert needed in actions, needed
     pass_role = [s for s in t["Resources"]["MigrateRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
                  if s["Action"] == "iam:PassRole"][0]
@@ -112,6 +113,8 @@ def test_iam_policy_is_valid_json_with_the_calls_the_tool_makes():
         actions |= set([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     for call in ["ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition",
                  "ecs:RunTask", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:StopTask",
-                 "ssm:GetParameters", "logs:GetLogEvents", "iam:PassRole"]:
+                 "ssm:GetParameters", "logs:GetLogEvents", "iam:PassRole",
+                 "secretsmanager:DescribeSecret"]:
         assert call in actions, call
     assert "ssm:GetParameter" not in actions and "kms:Decrypt" not in actions, "never decrypt"
+    assert "secretsmanager:GetSecretValue" not in actions, "never read a secret's value"
