@@ -23,7 +23,7 @@ impl ImageRef {
     pub fn parse(input: &str) -> Result<Self> {
         let bad = |why: &str| {
             Error::usage(format!("invalid image reference '{input}': {why}"))
-                .with_hint("use REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST")
+                .with_hint("use REGISTRY/REPOSITORY:TAG or …@sha256:DIGEST")
         };
         if input.is_empty() || input.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad("empty or contains whitespace"));
@@ -69,7 +69,7 @@ impl ImageRef {
         }
         if !repository.split('/').all(valid_component) {
             return Err(bad(
-                "each path component is [a-z0-9] runs joined by '.', '_', '__' or '-' (no leading, trailing or doubled separators)",
+                "path components are [a-z0-9] runs joined by one '.', '_', '__' or '-'",
             ));
         }
         if let Some(tag) = &tag {

@@ -588,7 +588,7 @@ const BAD_INPUT: &[(&[&str], &str)] = &[
     ),
     (
         &["--service", "ass-staging", "--image", "rails..x"],
-        "no leading, trailing or doubled separators",
+        "[a-z0-9] runs joined by one",
     ),
     (
         &["--service", "ass-staging", "--image", "rails-"],
@@ -868,10 +868,27 @@ async fn bad_input_exits_2_and_mutates_nothing() {
         .send()
         .await
         .unwrap();
+    let mut lines = String::new();
     for (args, needle) in BAD_INPUT {
         let o = w.run(args);
         assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        let line = err
+            .lines()
+            .find(|l| l.contains("error:"))
+            .unwrap_or_default();
+        // ~200 characters besides the input it quotes back
+        let quoted = args
+            .iter()
+            .copied()
+            .max_by_key(|a| a.len())
+            .unwrap_or_default();
+        assert!(
+            line.replace(quoted, "…").len() <= 200,
+            "one short line: {line}"
+        );
+        lines.push_str(&format!("{}\n  {line}\n", args.join(" ")));
     }
     // a target that does not exist: one code (2), a line naming it and the region
     for (args, needle) in NOT_FOUND {
@@ -882,7 +899,10 @@ async fn bad_input_exits_2_and_mutates_nothing() {
         let errors: Vec<&str> = err.lines().filter(|l| l.contains("error:")).collect();
         assert_eq!(errors.len(), 1, "one error line: {err}");
         assert!(errors[0].len() < 200, "short: {}", errors[0]);
+        lines.push_str(&format!("{}\n  {}\n", args.join(" "), errors[0]));
     }
+    // the exact lines a user reads, reviewed as a whole
+    insta::assert_snapshot!("bad_input_error_lines", lines);
     // several containers and no --container: the error lists them (checked after the live read)
     let cluster = w.s("cluster");
     let o = w
