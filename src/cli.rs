@@ -9,10 +9,18 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config::duration;
 use crate::exit::HELP_TABLE;
 
+/// `0.1.0 (commit 0123abcd4567)`: which build runs in a pipeline matters when reading its logs.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ECS_MIGRATE_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ecs-migrate",
-    version,
+    version = VERSION,
     about = "Run database migrations as a dedicated Amazon ECS one-off task, and render the CodeDeploy artifacts",
     after_help = HELP_TABLE
 )]
@@ -197,6 +205,10 @@ pub struct RenderArgs {
         default_value = "IMAGE1_NAME"
     )]
     pub image_placeholder: String,
+    /// Pin every other container on a mutable tag (e.g. nginx:stg) to its current digest
+    /// (ECR BatchGetImage); without it each one gets a warning.
+    #[arg(long, env = "ECS_MIGRATE_PIN_IMAGES", value_parser = BoolishValueParser::new())]
+    pub pin_images: bool,
     /// Load-balanced container for appspec.yaml (default: the service's load balancer entry).
     #[arg(long, env = "ECS_MIGRATE_LB_CONTAINER", requires = "lb_port")]
     pub lb_container: Option<String>,

@@ -146,8 +146,9 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
             !token.is_empty() && token.len() <= 64 && token.chars().all(|c| c.is_ascii_graphic());
         if !ok {
             return Err(
-                Error::usage("--client-token must be 1-64 printable ASCII characters")
-                    .with_hint("CodeBuild: use $CODEPIPELINE_EXECUTION_ID (a UUID)"),
+                Error::usage("--client-token must be 1-64 printable ASCII characters").with_hint(
+                    "CodeBuild: use ${CODEPIPELINE_EXECUTION_ID}-${CODEBUILD_BUILD_NUMBER}",
+                ),
             );
         }
     }

@@ -13,6 +13,7 @@ mod network;
 mod outcome;
 mod output;
 mod overrides;
+mod pin;
 mod preflight;
 #[cfg(test)]
 mod proptests;

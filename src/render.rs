@@ -15,6 +15,7 @@ use crate::cli::RenderArgs;
 use crate::config::{self, Source};
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::pin;
 use crate::resolve;
 use crate::taskdef::Described;
 
@@ -41,13 +42,22 @@ pub struct Artifacts {
     pub appspec_yaml: String,
 }
 
+/// What appspec.yaml says besides the task definition.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppSpec {
+    /// The load-balanced container and port.
+    pub lb: (String, i32),
+    pub hooks: Vec<(String, String)>,
+    /// The service's platform version: without it a pinned service drifts to LATEST.
+    pub platform_version: Option<String>,
+}
+
 /// Pure: renders both files.
 pub fn render(
     described: &Described,
     container: &str,
     image: &ImageValue,
-    lb: (&str, i32),
-    hooks: &[(String, String)],
+    spec: &AppSpec,
 ) -> Result<Artifacts> {
     let mut td = described.register_input();
     let containers = td["containerDefinitions"]
@@ -65,7 +75,7 @@ pub fn render(
         ImageValue::Placeholder(name) => format!("<{name}>"),
         ImageValue::Literal(uri) => uri.clone(),
     });
-    let (lb_container, lb_port) = lb;
+    let (lb_container, lb_port) = (spec.lb.0.as_str(), spec.lb.1);
     let lb_def = described.container(lb_container).ok_or_else(|| {
         Error::usage(format!(
             "the load-balanced container '{lb_container}' is not in the task definition"
@@ -93,7 +103,7 @@ pub fn render(
     taskdef_json.push('\n');
     Ok(Artifacts {
         taskdef_json,
-        appspec_yaml: appspec(lb_container, lb_port, hooks),
+        appspec_yaml: appspec(spec),
     })
 }
 
@@ -113,7 +123,8 @@ fn sorted(v: &Value) -> Value {
     }
 }
 
-fn appspec(container: &str, port: i32, hooks: &[(String, String)]) -> String {
+fn appspec(spec: &AppSpec) -> String {
+    let ((container, port), hooks) = (&spec.lb, &spec.hooks);
     let mut y = String::from(
         "# Rendered by ecs-migrate. CodeDeployToECS replaces <TASK_DEFINITION> with the ARN of the\n\
          # revision it registers from taskdef.json: no revision number is ever written here.\n",
@@ -123,6 +134,9 @@ fn appspec(container: &str, port: i32, hooks: &[(String, String)]) -> String {
     y.push_str(&format!(
         "          ContainerName: \"{container}\"\n          ContainerPort: {port}\n"
     ));
+    if let Some(p) = &spec.platform_version {
+        y.push_str(&format!("        PlatformVersion: \"{p}\"\n"));
+    }
     if !hooks.is_empty() {
         y.push_str("Hooks:\n");
         for hook in HOOKS {
@@ -191,7 +205,33 @@ pub async fn command(args: &RenderArgs, out: &Output) -> Result<()> {
     for w in lint(described) {
         out.warn(w);
     }
-    let artifacts = render(described, &container, &image, (&lb.0, lb.1), &hooks)?;
+    let mut described = described.clone();
+    let sidecars = pin::unpinned(&described.task_definition, &container);
+    if args.pin_images && !sidecars.is_empty() {
+        let clients = clients
+            .as_ref()
+            .ok_or_else(|| Error::usage("--pin-images needs AWS access (ECR BatchGetImage)"))?;
+        for (name, image) in pin::resolve(clients, &sidecars).await? {
+            out.progress(format!("pinned container '{name}' to {image}"));
+            described.set_image(&name, &image);
+        }
+    } else {
+        for s in &sidecars {
+            out.warn(format!(
+                "container '{}' runs {}, a mutable tag: the deploy is not pinned to what was tested; pass --pin-images to pin it to its digest",
+                s.container, s.image
+            ));
+        }
+    }
+    let spec = AppSpec {
+        lb: lb.clone(),
+        hooks,
+        platform_version: resolved
+            .service
+            .as_ref()
+            .and_then(|s| s.platform_version.clone()),
+    };
+    let artifacts = render(&described, &container, &image, &spec)?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| Error::usage(format!("cannot create {}: {e}", args.out.display())))?;
     write(&args.out.join("taskdef.json"), &artifacts.taskdef_json)?;
@@ -263,10 +303,16 @@ mod tests {
             &seed(),
             "rails",
             &ImageValue::Placeholder("IMAGE1_NAME".into()),
-            ("nginx", 80),
-            &[],
+            &spec("nginx", 80),
         )
         .unwrap()
+    }
+
+    fn spec(container: &str, port: i32) -> AppSpec {
+        AppSpec {
+            lb: (container.to_string(), port),
+            ..AppSpec::default()
+        }
     }
 
     #[test]
@@ -301,8 +347,7 @@ mod tests {
             &seed(),
             "rails",
             &ImageValue::Placeholder("X".into()),
-            (container, port),
-            &[],
+            &spec(container, port),
         )
         .unwrap_err()
     }
@@ -322,13 +367,22 @@ mod tests {
             &seed(),
             "rails",
             &ImageValue::Literal("1.dkr.ecr.ap-northeast-1.amazonaws.com/r@sha256:ab".into()),
-            ("nginx", 80),
-            &[
-                ("AfterAllowTestTraffic".into(), "smoke".into()),
-                ("BeforeInstall".into(), "pre".into()),
-            ],
+            &AppSpec {
+                hooks: vec![
+                    ("AfterAllowTestTraffic".into(), "smoke".into()),
+                    ("BeforeInstall".into(), "pre".into()),
+                ],
+                platform_version: Some("1.4.0".into()),
+                ..spec("nginx", 80)
+            },
         )
         .unwrap();
+        assert!(
+            a.appspec_yaml
+                .contains("ContainerPort: 80\n        PlatformVersion: \"1.4.0\"\nHooks:"),
+            "{}",
+            a.appspec_yaml
+        );
         assert!(
             a.taskdef_json
                 .contains("\"image\": \"1.dkr.ecr.ap-northeast-1.amazonaws.com/r@sha256:ab\"")
@@ -349,8 +403,7 @@ mod tests {
                 &seed(),
                 "sidekiq",
                 &ImageValue::Placeholder("X".into()),
-                ("nginx", 80),
-                &[]
+                &spec("nginx", 80),
             )
             .is_err()
         );

@@ -68,6 +68,15 @@ impl Described {
         self.task_definition["family"].as_str().unwrap_or_default()
     }
 
+    /// Sets one container's image (the others are untouched).
+    pub fn set_image(&mut self, container: &str, image: &str) {
+        if let Some(cs) = self.task_definition["containerDefinitions"].as_array_mut() {
+            for c in cs.iter_mut().filter(|c| c["name"] == container) {
+                c["image"] = Value::String(image.to_string());
+            }
+        }
+    }
+
     pub fn arn(&self) -> Option<&str> {
         self.task_definition["taskDefinitionArn"].as_str()
     }

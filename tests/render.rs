@@ -54,6 +54,18 @@ fn renders_from_the_code_deploy_services_primary_task_set() {
     assert!(appspec.contains("TaskDefinition: <TASK_DEFINITION>"));
     assert!(appspec.contains("ContainerName: \"nginx\"") && appspec.contains("ContainerPort: 80"));
     assert!(
+        appspec.contains("PlatformVersion: \"1.4.0\""),
+        "the service's platform version is kept: {appspec}"
+    );
+    assert!(
+        stderr(&o).contains(&format!(
+            "container 'nginx' runs 123456789012.dkr.ecr.{}.amazonaws.com/nginx:stg, a mutable tag",
+            w.region
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
         !appspec.contains("task-definition/"),
         "never an ARN or revision"
     );
@@ -66,6 +78,69 @@ fn renders_from_the_code_deploy_services_primary_task_set() {
         "{}",
         stderr(&o)
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pin_images_resolves_the_sidecars_tag_to_its_digest() {
+    let w = World::new("us-east-2");
+    let out = tempfile::tempdir().unwrap();
+    let mut c = w.cmd();
+    c.args([
+        "render",
+        "--cluster",
+        &w.s("cluster"),
+        "--service",
+        "ass-staging-bg",
+    ])
+    .args(["--container", "rails", "--pin-images", "--out"])
+    .arg(out.path());
+    let o = c.output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let pinned = format!(
+        "123456789012.dkr.ecr.{}.amazonaws.com/nginx@{}",
+        w.region,
+        w.s("nginx_digest")
+    );
+    let td: Value = serde_json::from_str(&file(&out.path().join("taskdef.json"))).unwrap();
+    assert_eq!(td["containerDefinitions"][1]["image"], pinned.as_str());
+    assert!(
+        stderr(&o).contains(&format!("pinned container 'nginx' to {pinned}")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("mutable tag"), "{}", stderr(&o));
+
+    // the tag is gone from ECR: a clear error, and nothing is written
+    let ecr = aws_sdk_ecr::Client::new(&w.sdk().await);
+    ecr.batch_delete_image()
+        .repository_name("nginx")
+        .image_ids(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_tag("stg")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let mut c = w.cmd();
+    c.args([
+        "render",
+        "--cluster",
+        &w.s("cluster"),
+        "--service",
+        "ass-staging-bg",
+    ])
+    .args(["--container", "rails", "--pin-images", "--out"])
+    .arg(empty.path());
+    let o = c.output().unwrap();
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--pin-images: nginx:stg for container 'nginx'"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!empty.path().join("taskdef.json").exists());
 }
 
 #[test]

@@ -6,10 +6,10 @@ Prints one JSON document describing the world (names, subnets, the SQLite file) 
 The world: cluster `ass-staging`, a VPC with two private subnets for the service and two more
 for the blue/green task set, a security group, the SSM parameters the task definition's
 secrets name, one RDS-managed Secrets Manager secret (read by JSON key, as
-`…:secret:rds!db-…:password::` references are), the log group, the seed task definition
-(images pointed at the emulator's image directories), service `ass-staging` (ECS controller)
-and service `ass-staging-bg` (CODE_DEPLOY controller whose PRIMARY task set uses other subnets
-and has a load balancer).
+`…:secret:rds!db-…:password::` references are), the nginx image's `stg` tag in ECR, the log
+group, the seed task definition (images pointed at the emulator's image directories), service
+`ass-staging` (ECS controller) and service `ass-staging-bg` (CODE_DEPLOY controller whose PRIMARY
+task set uses other subnets and has a load balancer).
 """
 
 from __future__ import annotations
@@ -111,6 +111,20 @@ def seed(endpoint: str, data_dir: Path, taskdef: Path, region: str = DEFAULT_REG
         SecretString=json.dumps({"username": "ass", "password": "rds-managed-staging-password"}),
     )["ARN"]
 
+    # The nginx sidecar's :stg tag exists in ECR, so `render --pin-images` can resolve it.
+    ecr = client("ecr", endpoint, region)
+    ecr.create_repository(repositoryName="nginx")
+    nginx_manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1469,
+                   "digest": "sha256:" + "c" * 64},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 3623807, "digest": "sha256:" + "d" * 64}],
+    })
+    nginx_digest = ecr.put_image(repositoryName="nginx", imageManifest=nginx_manifest,
+                                 imageTag="stg")["image"]["imageId"]["imageDigest"]
+
     logs.create_log_group(logGroupName="/ecs/ass-staging")
     ecs.create_cluster(clusterName=CLUSTER)
     td_input = task_definition_input(taskdef, region)
@@ -185,6 +199,7 @@ def seed(endpoint: str, data_dir: Path, taskdef: Path, region: str = DEFAULT_REG
         "security_group_bg": sg_bg,
         "log_group": "/ecs/ass-staging",
         "rds_secret_arn": rds_secret,
+        "nginx_digest": nginx_digest,
         "db_path": str(db_path),
         "image": image("rails", region, "v2"),
         "image_broken": image("rails-broken", region, "v3"),

@@ -1,12 +1,14 @@
 """buildspec-migrate.yml, run for real: its phase commands in bash with CodeBuild's variables
 set, against the emulator's seeded world; once with a passing and once with a failing migration."""
 
+import hashlib
 import json
 import os
 import subprocess
-import tempfile
+import tarfile
 from pathlib import Path
 
+import boto3
 import pytest
 import yaml
 
@@ -84,6 +86,7 @@ def build_env(endpoint: str, world: dict, src: Path) -> dict:
         "CODEBUILD_SRC_DIR_RailsImage": str(src / "rails-image"),
         "CODEBUILD_BUILD_ID": "migrate:1",
         "CODEPIPELINE_EXECUTION_ID": "0c4f9a36-5d8e-4c39-9a43-64b3a4c2c7e1",
+        "CODEBUILD_BUILD_NUMBER": "1",
         "ECS_MIGRATE_CLUSTER": world["cluster"],
         "ECS_MIGRATE_SERVICE": world["service_bg"],
         "ECS_MIGRATE_LOG_QUIET": "1s",
@@ -126,7 +129,98 @@ def test_passing_migration_exports_and_renders(endpoint, tmp_path):
     props = appspec["Resources"][0]["TargetService"]["Properties"]
     assert props["TaskDefinition"] == "<TASK_DEFINITION>"
     assert props["LoadBalancerInfo"] == {"ContainerName": "nginx", "ContainerPort": 80}
+    assert props["PlatformVersion"] == "1.4.0", "the service's platform version, not LATEST"
     assert json.loads((out / "imageDetail.json").read_text())["ImageURI"] == world["image"]
+    assert json.loads((src / "migration-result.json").read_text())["client_token"] == (
+        "0c4f9a36-5d8e-4c39-9a43-64b3a4c2c7e1-1"), "execution id + build number"
+
+
+def test_placeholder_mode_leaves_the_image_to_the_deploy_action(endpoint, tmp_path):
+    world = seed(endpoint, "sa-east-1", tmp_path)
+    src = prepare(tmp_path, world["image"])
+    env = {**build_env(endpoint, world, src), "ECS_MIGRATE_RENDER_IMAGE": "placeholder"}
+    rc, _, log = codebuild(load_buildspec(), env, src)
+    assert rc == 0, log
+    td = json.loads((src / "deploy" / "taskdef.json").read_text())
+    assert td["containerDefinitions"][0]["image"] == "<IMAGE1_NAME>"
+    # the action fills it from this file: the migrated image, byte for byte
+    assert json.loads((src / "deploy" / "imageDetail.json").read_text())["ImageURI"] == world["image"]
+
+
+def aws(endpoint: str, region: str, service: str):
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def test_retry_after_fixing_the_database_runs_a_new_task(endpoint, tmp_path):
+    """Retry keeps the execution id but gets a new build number: a new token, a new task. With
+    the execution id alone, ECS would hand back the failed task of the first attempt."""
+    world = seed(endpoint, "eu-central-1", tmp_path)
+    missing_dir = tmp_path / "db-volume-not-mounted-yet"
+    aws(endpoint, world["region"], "ssm").put_parameter(
+        Name="/ass-staging/db/name", Value=str(missing_dir / "staging.sqlite3"), Type="String",
+        Overwrite=True)
+    src = prepare(tmp_path, world["image"])
+    env = {**build_env(endpoint, world, src), "CODEBUILD_BUILD_NUMBER": "7"}
+    rc, _, log = codebuild(load_buildspec(), env, src)
+    assert rc != 0, log
+    first = json.loads((src / "migration-result.json").read_text())
+    assert first["outcome"] == "failed" and first["task_arn"], log
+
+    missing_dir.mkdir()                     # the operator fixes the database, presses Retry
+    env["CODEBUILD_BUILD_NUMBER"] = "8"
+    rc, second, log = codebuild(load_buildspec(), env, src)
+    assert rc == 0, log
+    assert second["MIGRATION_TASK_ARN"].startswith("arn:aws:ecs:"), log
+    assert second["MIGRATION_TASK_ARN"] != first["task_arn"], "a retry runs a new task"
+    assert second["MIGRATED_VERSIONS"] == "20240101000000,20240215093000,20240301120000"
+
+
+def release_tarball(tmp: Path, version: str) -> Path:
+    """A tarball laid out as scripts/release lays it out, holding the debug binary."""
+    name = f"ecs-migrate-{version}-x86_64-linux-gnu"
+    path = tmp / f"{name}.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(BIN_DIR / "ecs-migrate", arcname=f"{name}/ecs-migrate")
+    return path
+
+
+def install_only(env: dict, cwd: Path) -> tuple[int, str]:
+    spec = load_buildspec()
+    only = {"env": spec["env"], "phases": {"install": spec["phases"]["install"]}}
+    rc, _, log = codebuild(only, env, cwd)
+    return rc, log
+
+
+def test_install_fetches_the_release_from_s3_and_checks_its_checksum(endpoint, tmp_path):
+    region = "eu-west-3"
+    s3 = aws(endpoint, region, "s3")
+    s3.create_bucket(Bucket="tools", CreateBucketConfiguration={"LocationConstraint": region})
+    tarball = release_tarball(tmp_path, "0.1.0")
+    s3.upload_file(str(tarball), "tools", f"ecs-migrate/0.1.0/{tarball.name}")
+    good = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    env = {
+        "PATH": f"{bin_dir}:{ROOT / '.venv/bin'}:/usr/bin:/bin",   # no ecs-migrate until installed
+        "HOME": str(tmp_path), "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "codebuild", "AWS_SECRET_ACCESS_KEY": "codebuild",
+        "ECS_MIGRATE_RELEASE_BUCKET": "tools", "ECS_MIGRATE_RELEASE_VERSION": "0.1.0",
+        "ECS_MIGRATE_RELEASE_SHA256": "0" * 64, "ECS_MIGRATE_INSTALL_DIR": str(bin_dir),
+    }
+    rc, log = install_only(env, tmp_path)
+    assert rc != 0 and "PHASE install FAILED" in log, log
+    assert "FAILED" in log and not (bin_dir / "ecs-migrate").exists(), "a bad checksum installs nothing"
+
+    env["ECS_MIGRATE_RELEASE_SHA256"] = good
+    rc, log = install_only(env, tmp_path)
+    assert rc == 0, log
+    assert (bin_dir / "ecs-migrate").exists()
+    assert "ecs-migrate 0.1.0 (commit " in log, log
+
+    del env["ECS_MIGRATE_RELEASE_SHA256"]
+    rc, log = install_only(env, tmp_path)
+    assert rc != 0 and "set ECS_MIGRATE_RELEASE_SHA256" in log, log
 
 
 def test_failing_migration_fails_the_build_and_renders_nothing(endpoint, tmp_path):
