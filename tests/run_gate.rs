@@ -1028,3 +1028,26 @@ fn the_docs_show_the_bad_inputs() {
         );
     }
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let o = Command::new(env!("CARGO_BIN_EXE_ecs-migrate"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0);
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(common::repo())
+        .output()
+        .unwrap();
+    let head = String::from_utf8(head.stdout).unwrap();
+    assert_eq!(
+        stdout(&o).trim(),
+        format!(
+            "ecs-migrate {} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            head.trim()
+        )
+    );
+}

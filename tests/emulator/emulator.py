@@ -2,8 +2,9 @@
 
 Usage: python emulator.py [--port N]   (0 = pick a free port)
 Prints `http://127.0.0.1:PORT` as its first stdout line, then serves until killed.
-ECS, EC2, SSM, CloudWatch Logs and STS are served by moto (all on the same port: requests are
-dispatched by their X-Amz-Target / Action). The control endpoint `/_emulator/faults` sets the
+ECS, EC2, SSM, Secrets Manager, ECR, CloudWatch Logs and STS are served by moto (all on the
+same port: requests are dispatched by their X-Amz-Target / Action); the native blue/green
+deployment APIs moto lacks by deployments.py. The control endpoint `/_emulator/faults` sets the
 fault knobs of faults.py.
 """
 
@@ -28,6 +29,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 import agent
+import deployments
 import idempotency
 import stats
 from faults import FAULTS
@@ -81,7 +83,53 @@ class FaultMiddleware:
                 return _json(start_response, "200 OK", {"tasks": [], "failures": [{"reason": failure}]})
             if api == "RunTask":
                 return self.run_task(environ, start_response)
+            if api in deployments.HANDLERS:
+                return self.deployment_api(environ, start_response, api)
+            if api in ("CreateService", "UpdateService", "DescribeServices"):
+                return self.service_api(environ, start_response, api)
         return self.app(environ, start_response)
+
+    def _moto(self, environ: Environ, body: bytes) -> tuple[str, list, bytes]:
+        """Passes a request to moto and returns its whole answer."""
+        environ["wsgi.input"] = io.BytesIO(body)
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list, exc_info: Any = None) -> Callable[..., Any]:
+            captured["status"], captured["headers"] = status, headers
+            return lambda _data: None
+
+        data = b"".join(self.app(environ, capture))
+        return captured["status"], captured["headers"], data
+
+    def deployment_api(self, environ: Environ, start_response: StartResponse, api: str) -> Iterable[bytes]:
+        """The native blue/green deployment APIs moto lacks (deployments.py)."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            answer = deployments.HANDLERS[api](stats.region_of(environ), request)
+        except deployments.ApiError as exc:
+            return _error(start_response, 400, exc.code, exc.message)
+        except ValueError as exc:
+            return _error(start_response, 400, "SerializationException", str(exc))
+        return _json(start_response, "200 OK", answer)
+
+    def service_api(self, environ: Environ, start_response: StartResponse, api: str) -> Iterable[bytes]:
+        """moto's answer, plus what deployments.py models: a BLUE_GREEN service's configuration
+        and, on UpdateService, its service deployment."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        region = stats.region_of(environ)
+        status, headers, data = self._moto(environ, body)
+        if status.startswith("200"):
+            request = json.loads(body or b"{}")
+            if api == "CreateService":
+                deployments.after_create(region, request)
+            elif api == "UpdateService":
+                deployments.after_update(region, request)
+            data = deployments.add_configuration(region, data)
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        start_response(status, [*headers, ("Content-Length", str(len(data)))])
+        return [data]
 
     def run_task(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         """RunTask with clientToken idempotency and the created-then-5xx knob."""
@@ -100,15 +148,7 @@ class FaultMiddleware:
             data = seen[1]
             status, headers = "200 OK", [("Content-Type", "application/x-amz-json-1.1")]
         else:
-            environ["wsgi.input"] = io.BytesIO(body)
-            captured: dict[str, Any] = {}
-
-            def capture(status: str, headers: list, exc_info: Any = None) -> Callable[..., Any]:
-                captured["status"], captured["headers"] = status, headers
-                return lambda _data: None
-
-            data = b"".join(self.app(environ, capture))
-            status, headers = captured["status"], captured["headers"]
+            status, headers, data = self._moto(environ, body)
             if status.startswith("200"):
                 idempotency.remember(region, request, data)
         fail = FAULTS.take("run_task_created_then_fail")

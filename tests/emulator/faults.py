@@ -30,6 +30,11 @@ DEFAULTS: dict[str, Any] = {
     # {"after": 1.0, "stop_code": "InfrastructureHealth", "reason": "..."}: a RUNNING task is
     # lost after `after` seconds: its processes are killed and it stops with no exit code
     "task_lost": None,
+    # native blue/green service deployments (deployments.py)
+    "stage_seconds": 0.3,  # each lifecycle stage takes this long
+    # {"eu-west-1": 5}: PAUSE hooks of deployments in that region expire after this many
+    # seconds instead of their timeoutInMinutes
+    "hook_timeout_seconds": {},
     # API faults
     "latency": {},  # {"GetLogEvents": 5.0}: every call of that API answers this many seconds late
     "throttle": {},  # {"DescribeTasks": 0.5}: that share of calls gets ThrottlingException

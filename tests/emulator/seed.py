@@ -9,7 +9,9 @@ secrets name, one RDS-managed Secrets Manager secret (read by JSON key, as
 `…:secret:rds!db-…:password::` references are), the nginx image's `stg` tag in ECR, the log
 group, the seed task definition (images pointed at the emulator's image directories), service
 `ass-staging` (ECS controller) and service `ass-staging-bg` (CODE_DEPLOY controller whose PRIMARY
-task set uses other subnets and has a load balancer).
+task set uses other subnets and has a load balancer), and service `ass-staging-native` (ECS
+controller, BLUE_GREEN strategy, a PAUSE hook at PRE_SCALE_UP that times out in 30 minutes with
+ROLLBACK).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ ACCOUNT = "123456789012"
 CLUSTER = "ass-staging"
 SERVICE = "ass-staging"
 SERVICE_BG = "ass-staging-bg"
+SERVICE_NATIVE = "ass-staging-native"
 RDS_SECRET = "rds!db-0f3c9a27-4b1e-4d2a-9c85-3e7f1a2b6c4d"
 REPO = Path(__file__).resolve().parents[2]
 DESCRIBE_ONLY = {
@@ -166,6 +169,28 @@ def seed(endpoint: str, data_dir: Path, taskdef: Path, region: str = DEFAULT_REG
         networkConfiguration=network,
         loadBalancers=lb,
     )
+    # ECS native blue/green: the ECS controller, BLUE_GREEN strategy and a PAUSE hook before the
+    # green tasks start (PRE_SCALE_UP), where `ecs-migrate gate` runs the migration.
+    ecs.create_service(
+        cluster=CLUSTER,
+        serviceName=SERVICE_NATIVE,
+        taskDefinition=td_arn,
+        desiredCount=1,
+        launchType="FARGATE",
+        platformVersion="1.4.0",
+        networkConfiguration=network,
+        deploymentController={"type": "ECS"},
+        deploymentConfiguration={
+            "strategy": "BLUE_GREEN",
+            "bakeTimeInMinutes": 0,
+            "lifecycleHooks": [{
+                "targetType": "PAUSE",
+                "lifecycleStages": ["PRE_SCALE_UP"],
+                "timeoutConfiguration": {"timeoutInMinutes": 30, "action": "ROLLBACK"},
+            }],
+        },
+        loadBalancers=lb,
+    )
     bg_network = {
         "awsvpcConfiguration": {
             "subnets": [subnets["bg-a"], subnets["bg-c"]],
@@ -191,6 +216,7 @@ def seed(endpoint: str, data_dir: Path, taskdef: Path, region: str = DEFAULT_REG
         "cluster": CLUSTER,
         "service": SERVICE,
         "service_bg": SERVICE_BG,
+        "service_native": SERVICE_NATIVE,
         "task_definition_arn": td_arn,
         "family": td["family"],
         "vpc": vpc,
