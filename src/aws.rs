@@ -9,6 +9,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use crate::cli::AwsArgs;
 use crate::error::{Error, Result};
 
+#[derive(Clone)]
 pub struct Clients {
     pub sdk: SdkConfig,
     pub ecs: aws_sdk_ecs::Client,

@@ -7,6 +7,7 @@ use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::duration;
+use crate::deployments::HOOK_STAGES;
 use crate::exit::HELP_TABLE;
 
 /// `0.1.0 (commit 0123abcd4567)`: which build runs in a pipeline matters when reading its logs.
@@ -36,6 +37,34 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Write taskdef.json and appspec.yaml for a CodeDeployToECS action (no revision hard-coded).
     Render(Box<RenderArgs>),
+    /// ECS native blue/green: wait for the deployment's PAUSE hook, migrate with its target
+    /// revision, then continue the deployment or roll it back.
+    #[command(after_help = HELP_TABLE)]
+    Gate(Box<GateArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The lifecycle stage whose PAUSE hook the gate answers.
+    #[arg(long, env = "ECS_MIGRATE_HOOK_STAGE", default_value = "PRE_SCALE_UP",
+          value_parser = clap::builder::PossibleValuesParser::new(HOOK_STAGES))]
+    pub stage: String,
+    /// A failed migration: roll the deployment back, or leave the hook to its timeout action.
+    #[arg(long, env = "ECS_MIGRATE_ON_FAILURE", default_value = "rollback")]
+    pub on_failure: OnFailure,
+    /// How long to wait for a deployment to reach the hook (the --timeout deadline still holds).
+    #[arg(long, env = "ECS_MIGRATE_HOOK_WAIT", default_value = "15m", value_parser = duration)]
+    pub hook_wait: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnFailure {
+    /// ContinueServiceDeployment with ROLLBACK.
+    Rollback,
+    /// Do not answer the hook: its timeout action applies.
+    Leave,
 }
 
 /// AWS connection settings (the SDK's standard chain supplies credentials).
@@ -145,6 +174,10 @@ pub struct RunArgs {
     /// instead of exiting 121. An abort never stops a migration we attached to.
     #[arg(long, env = "ECS_MIGRATE_ATTACH", value_parser = BoolishValueParser::new())]
     pub attach: bool,
+    /// On an ECS native blue/green service, run even while a deployment is in progress (with the
+    /// revision it replaces); `gate` is the way to migrate during a deployment.
+    #[arg(long, env = "ECS_MIGRATE_ALLOW_DURING_DEPLOYMENT", value_parser = BoolishValueParser::new())]
+    pub allow_during_deployment: bool,
     /// Run a container without awslogs (its output cannot be shown).
     #[arg(long, env = "ECS_MIGRATE_NO_LOGS", value_parser = BoolishValueParser::new())]
     pub no_logs: bool,
@@ -234,6 +267,16 @@ pub enum OnAbort {
     Stop,
     /// Leave the task running; print its ARN and console URL.
     Detach,
+    /// `gate` only: stop the task and roll the deployment back (instead of leaving the hook to
+    /// its timeout action).
+    Rollback,
+}
+
+impl OnAbort {
+    /// Whether an abort stops the migration task (everything but `detach`).
+    pub fn stops_task(self) -> bool {
+        self != OnAbort::Detach
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

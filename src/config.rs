@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{OnAbort, RunArgs, TargetArgs};
+use crate::cli::{GateArgs, OnAbort, OnFailure, RunArgs, TargetArgs};
 use crate::error::{Error, Result};
 use crate::image::{self, ImageRef};
 use crate::overrides::{self, Overrides};
@@ -61,6 +61,17 @@ pub struct RunPlan {
     /// (120 s) plus a margin.
     pub stop_grace: Duration,
     pub dry_run: bool,
+    pub allow_during_deployment: bool,
+}
+
+/// `gate`: a migration plan plus which hook it answers and how.
+#[derive(Debug, Clone)]
+pub struct GatePlan {
+    pub run: RunPlan,
+    pub service: String,
+    pub stage: String,
+    pub on_failure: OnFailure,
+    pub hook_wait: Duration,
 }
 
 /// The longest duration any flag takes: anything longer is a typo, and would overflow clocks.
@@ -129,7 +140,43 @@ pub fn target(args: &TargetArgs, cluster_required: bool) -> Result<Target> {
     })
 }
 
+/// `run`: a migration plan; `--on-abort rollback` belongs to `gate`.
 pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
+    let plan = migration_plan(args)?;
+    if plan.on_abort == OnAbort::Rollback {
+        return Err(Error::usage(
+            "--on-abort rollback answers a deployment's hook: it is for `ecs-migrate gate`",
+        )
+        .with_hint("for run, use --on-abort stop or detach"));
+    }
+    Ok(plan)
+}
+
+/// `gate`: the service whose deployment it answers; no dry run.
+pub fn gate_plan(args: &GateArgs) -> Result<GatePlan> {
+    let run = migration_plan(&args.run)?;
+    let Source::Service { service } = &run.target.source else {
+        return Err(
+            Error::usage("gate answers a service's deployment: give --service")
+                .with_hint("--task-definition and --task-definition-file are for run"),
+        );
+    };
+    if run.dry_run || run.allow_during_deployment {
+        return Err(
+            Error::usage("gate takes neither --dry-run nor --allow-during-deployment")
+                .with_hint("ecs-migrate run --dry-run shows what a migration would launch"),
+        );
+    }
+    Ok(GatePlan {
+        service: service.clone(),
+        run,
+        stage: args.stage.clone(),
+        on_failure: args.on_failure,
+        hook_wait: args.hook_wait,
+    })
+}
+
+fn migration_plan(args: &RunArgs) -> Result<RunPlan> {
     let target = target(&args.target, !args.dry_run)?;
     let sets = pairs("--set", &args.sets)?;
     if let Some(key) = repeated_key(&sets) {
@@ -223,6 +270,7 @@ pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
         lost_after: args.lost_after,
         stop_grace: STOP_GRACE,
         dry_run: args.dry_run,
+        allow_during_deployment: args.allow_during_deployment,
     })
 }
 

@@ -7,6 +7,10 @@
 pub const SUCCESS: i32 = 0;
 /// Bad command line or input (clap uses 2 as well).
 pub const USAGE: i32 = 2;
+/// `gate`: the migration ran, but its verdict could not be handed to the deployment
+/// (ContinueServiceDeployment refused, or the hook had expired); the hook's timeout action
+/// decides the deployment.
+pub const HOOK_FAILED: i32 = 120;
 /// Another migration of this family is running; ours was not started (or stopped before its
 /// container ran).
 pub const BUSY: i32 = 121;
@@ -27,8 +31,9 @@ pub const INTERRUPTED: i32 = 130;
 #[cfg(test)]
 /// Codes ecs-migrate itself uses; a container exiting with one of them is indistinguishable,
 /// which is why the JSON report carries `outcome` as well.
-pub const RESERVED: [i32; 8] = [
+pub const RESERVED: [i32; 9] = [
     USAGE,
+    HOOK_FAILED,
     BUSY,
     NO_EXIT_CODE,
     LOST_TRACK,
@@ -44,6 +49,7 @@ Exit codes:
   0        the migration container exited 0
   1-255    the migration container's own exit code, passed through
   2        usage error (bad flags or input); nothing was changed in AWS
+  120      gate: the migration ran, but the deployment did not take its verdict (the hook decides)
   121      another migration of this family is running (its task ARN is printed); ours did not run
   122      the container started but the task ended without an exit code (Spot or host loss)
   123      lost track of the task after launch, or StopTask failed; it may still be running
@@ -104,6 +110,7 @@ mod tests {
         let doc = include_str!("../docs/exit-codes.md");
         for o in [
             Outcome::UsageError,
+            Outcome::HookFailed,
             Outcome::Busy,
             Outcome::NoExitCode,
             Outcome::LostTrack,

@@ -3,9 +3,11 @@
 mod aws;
 mod cli;
 mod config;
+mod deployments;
 mod error;
 mod exit;
 mod follow;
+mod gate;
 mod guard;
 mod image;
 mod launch;
@@ -33,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, OutputFormat, RunArgs};
+use crate::cli::{Cli, Command, GateArgs, OutputFormat, RunArgs};
 use crate::outcome::Outcome;
 use crate::output::Output;
 use crate::report::Report;
@@ -130,6 +132,7 @@ fn json_result(outcome: Outcome, error: &str) {
 async fn async_main(cli: Cli) -> i32 {
     match cli.command {
         Command::Run(args) => run_command(&args).await,
+        Command::Gate(args) => gate_command(&args).await,
         Command::Render(args) => {
             let out = Output::new(OutputFormat::Text);
             match render::command(&args, &out).await {
@@ -144,21 +147,40 @@ async fn async_main(cli: Cli) -> i32 {
 }
 
 async fn run_command(args: &RunArgs) -> i32 {
-    let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    let out = Output::new(args.output).with_logs(args.raw_logs, github_actions);
-    let ran = match config::run_plan(args) {
+    let out = output_for(args);
+    let ran = match config::run_plan(args).and_then(|plan| Ok((aborts_for(plan.timeout)?, plan))) {
         Err(e) => failed(e),
-        Ok(plan) => match signals::listen(exit_now) {
-            Err(e) => failed(error::Error::before_run(format!(
-                "cannot install signal handlers: {e}"
-            ))),
-            Ok(rx) => {
-                let deadline = plan.timeout.map(|t| tokio::time::Instant::now() + t);
-                let mut aborts = Aborts::new(rx, deadline);
-                run::run(&plan, &args.aws, &out, &mut aborts).await
-            }
-        },
+        Ok((mut aborts, plan)) => run::run(&plan, &args.aws, &out, &mut aborts).await,
     };
+    finish(&out, ran)
+}
+
+async fn gate_command(args: &GateArgs) -> i32 {
+    let out = output_for(&args.run);
+    let ran =
+        match config::gate_plan(args).and_then(|plan| Ok((aborts_for(plan.run.timeout)?, plan))) {
+            Err(e) => failed(e),
+            Ok((mut aborts, plan)) => gate::gate(&plan, &args.run.aws, &out, &mut aborts).await,
+        };
+    finish(&out, ran)
+}
+
+fn output_for(args: &RunArgs) -> Output {
+    let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    Output::new(args.output).with_logs(args.raw_logs, github_actions)
+}
+
+/// SIGINT/SIGTERM and the `--timeout` deadline, from now.
+fn aborts_for(timeout: Option<std::time::Duration>) -> error::Result<Aborts> {
+    let rx = signals::listen(exit_now)
+        .map_err(|e| error::Error::before_run(format!("cannot install signal handlers: {e}")))?;
+    Ok(Aborts::new(
+        rx,
+        timeout.map(|t| tokio::time::Instant::now() + t),
+    ))
+}
+
+fn finish(out: &Output, ran: Ran) -> i32 {
     match ran {
         Ran::DryRun => exit::SUCCESS,
         Ran::Report(report) => {

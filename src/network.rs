@@ -28,6 +28,12 @@ pub struct ServiceContext {
     pub load_balancers: Vec<(String, i32)>,
     /// The PRIMARY task set's id when the context came from one.
     pub task_set: Option<String>,
+    /// ECS native blue/green: the ECS controller with `strategy: BLUE_GREEN`.
+    pub blue_green: bool,
+    /// The lifecycle stages with a PAUSE hook (native blue/green).
+    pub pause_stages: Vec<String>,
+    /// The service revision the context came from (native blue/green).
+    pub revision: Option<String>,
     pub warnings: Vec<String>,
 }
 
@@ -76,6 +82,20 @@ pub fn context_of(svc: &Service) -> ServiceContext {
             .collect(),
         ..Default::default()
     };
+    let controller = svc
+        .deployment_controller()
+        .map(|c| c.r#type().as_str())
+        .unwrap_or("ECS");
+    if let Some(conf) = svc.deployment_configuration() {
+        ctx.blue_green =
+            controller == "ECS" && conf.strategy().is_some_and(|s| s.as_str() == "BLUE_GREEN");
+        ctx.pause_stages = conf
+            .lifecycle_hooks()
+            .iter()
+            .filter(|h| h.target_type().is_some_and(|t| t.as_str() == "PAUSE"))
+            .flat_map(|h| h.lifecycle_stages().iter().map(|s| s.as_str().to_string()))
+            .collect();
+    }
     let primary = svc
         .task_sets()
         .iter()
@@ -130,7 +150,7 @@ fn from_task_set(ctx: &mut ServiceContext, ts: &TaskSet) {
     }
 }
 
-fn awsvpc(nc: Option<&NetworkConfiguration>) -> Option<Awsvpc> {
+pub fn awsvpc(nc: Option<&NetworkConfiguration>) -> Option<Awsvpc> {
     let c = nc?.awsvpc_configuration()?;
     Some(Awsvpc {
         subnets: c.subnets().to_vec(),

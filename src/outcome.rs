@@ -19,6 +19,8 @@ pub enum Outcome {
     LostTrack,
     LaunchFailed,
     UsageError,
+    /// `gate`: the migration's verdict did not reach the deployment.
+    HookFailed,
 }
 
 impl Outcome {
@@ -39,6 +41,7 @@ impl Outcome {
             Outcome::LostTrack => exit::LOST_TRACK,
             Outcome::LaunchFailed => exit::LAUNCH_FAILED,
             Outcome::UsageError => exit::USAGE,
+            Outcome::HookFailed => exit::HOOK_FAILED,
         }
     }
 
@@ -54,6 +57,7 @@ impl Outcome {
             Outcome::LostTrack => "lost_track",
             Outcome::LaunchFailed => "launch_failed",
             Outcome::UsageError => "usage_error",
+            Outcome::HookFailed => "hook_failed",
         }
     }
 }

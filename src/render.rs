@@ -183,8 +183,13 @@ pub async fn command(args: &RenderArgs, out: &Output) -> Result<()> {
     } else {
         Some(Clients::load(&args.aws).await?)
     };
-    let resolved =
-        resolve::resolve(clients.as_ref(), target.cluster.as_deref(), &target.source).await?;
+    let resolved = resolve::resolve(
+        clients.as_ref(),
+        target.cluster.as_deref(),
+        &target.source,
+        resolve::DuringDeployment::Allow,
+    )
+    .await?;
     let described = &resolved.described;
     let container = described.pick_container(target.container.as_deref())?;
     let lb = match (&args.lb_container, args.lb_port) {

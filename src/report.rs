@@ -50,6 +50,22 @@ pub struct Report {
     pub error: Option<String>,
     /// When the task may still be running and ecs-migrate could not stop it.
     pub stop_command: Option<String>,
+    /// `gate`: the deployment, its hook and what the gate answered.
+    pub gate: Option<GateReport>,
+}
+
+/// `gate`'s part of the result.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct GateReport {
+    pub service_deployment_arn: String,
+    pub hook_id: String,
+    pub stage: String,
+    pub hook_expires_at: Option<String>,
+    /// What ECS does when the hook expires unanswered.
+    pub timeout_action: Option<String>,
+    pub target_service_revision: Option<String>,
+    /// CONTINUE or ROLLBACK as sent; None when the hook was left to its timeout action.
+    pub action: Option<String>,
 }
 
 /// ECS console page of a task.
@@ -151,6 +167,19 @@ impl Report {
                 ", may be incomplete"
             };
             out.push(format!("logs: {u} ({} lines{partial})", self.log_lines));
+        }
+        if let Some(g) = &self.gate {
+            let answered = match &g.action {
+                Some(a) => format!("answered {a}"),
+                None => format!(
+                    "not answered: its timeout action ({}) applies",
+                    g.timeout_action.as_deref().unwrap_or("unknown")
+                ),
+            };
+            out.push(format!(
+                "deployment: {} hook {} at {}: {answered}",
+                g.service_deployment_arn, g.hook_id, g.stage
+            ));
         }
         if let Some(c) = &self.stop_command {
             out.push(format!("the task may still be running; stop it with: {c}"));

@@ -19,7 +19,7 @@ use crate::output::Output;
 use crate::preflight::{self, LogTarget};
 use crate::rawjson;
 use crate::report::{self, Report};
-use crate::resolve::resolve;
+use crate::resolve::{DuringDeployment, Resolved, resolve};
 use crate::secret_ref;
 use crate::signals::{AbortEvent, Aborts};
 use crate::taskdef;
@@ -31,7 +31,7 @@ pub enum Ran {
 }
 
 /// How the steps ended: a dry run's plan was printed, or the report is filled in.
-enum Done {
+pub(crate) enum Done {
     DryRun,
     Reported,
 }
@@ -48,9 +48,22 @@ struct Prepared {
     running: Option<String>,
 }
 
+/// Where a migration's source comes from.
+pub enum Start<'a> {
+    /// `run`: load the SDK configuration and resolve the plan's source.
+    Load(&'a AwsArgs),
+    /// `gate`: already resolved (a deployment's target revision).
+    Resolved(Box<(Clients, Resolved)>),
+}
+
 pub async fn run(plan: &RunPlan, aws: &AwsArgs, out: &Output, aborts: &mut Aborts) -> Ran {
+    run_from(plan, Start::Load(aws), out, aborts).await
+}
+
+/// The migration from `start` on: prepare, launch, follow, verdict.
+pub async fn run_from(plan: &RunPlan, start: Start<'_>, out: &Output, aborts: &mut Aborts) -> Ran {
     let mut report = Report::default();
-    match steps(plan, aws, out, aborts, &mut report).await {
+    match steps(plan, start, out, aborts, &mut report).await {
         Ok(Done::DryRun) => Ran::DryRun,
         Ok(Done::Reported) => Ran::Report(Box::new(report)),
         Err(e) => {
@@ -62,13 +75,13 @@ pub async fn run(plan: &RunPlan, aws: &AwsArgs, out: &Output, aborts: &mut Abort
 
 async fn steps(
     plan: &RunPlan,
-    aws: &AwsArgs,
+    start: Start<'_>,
     out: &Output,
     aborts: &mut Aborts,
     report: &mut Report,
 ) -> Result<Done> {
     // 1-4. Resolve, derive, preflight, register: nothing runs yet, so an abort simply ends.
-    let prepared = match aborts.race(prepare(plan, aws, out, report)).await {
+    let prepared = match aborts.race(prepare(plan, start, out, report)).await {
         Ok(p) => p?,
         Err(ev) => return Ok(not_launched(ev, out, report)),
     };
@@ -88,7 +101,7 @@ async fn steps(
         &p.clients.ecs,
         &p.cluster,
         &task_arn,
-        plan.on_abort == OnAbort::Stop,
+        plan.on_abort.stops_task(),
     );
 
     // 6. Follow: claim, logs, abort, verdict
@@ -110,28 +123,46 @@ async fn steps(
 /// Steps 1-4. Returns None for a dry run (whose plan was printed).
 async fn prepare(
     plan: &RunPlan,
-    aws: &AwsArgs,
+    start: Start<'_>,
     out: &Output,
     report: &mut Report,
 ) -> Result<Option<Prepared>> {
-    let offline = plan.dry_run && matches!(plan.target.source, Source::File { .. });
-    let clients = if offline {
-        None
-    } else {
-        Some(Clients::load(aws).await?)
-    };
     let cluster = plan.target.cluster.as_deref();
-
     // 1. Resolve
-    let resolved = resolve(clients.as_ref(), cluster, &plan.target.source).await?;
+    let (clients, resolved) = match start {
+        Start::Resolved(both) => {
+            let (clients, resolved) = *both;
+            (Some(clients), resolved)
+        }
+        Start::Load(aws) => {
+            let offline = plan.dry_run && matches!(plan.target.source, Source::File { .. });
+            let clients = if offline {
+                None
+            } else {
+                Some(Clients::load(aws).await?)
+            };
+            let during = if plan.allow_during_deployment {
+                DuringDeployment::Allow
+            } else {
+                DuringDeployment::Refuse
+            };
+            let resolved = resolve(clients.as_ref(), cluster, &plan.target.source, during).await?;
+            (clients, resolved)
+        }
+    };
     if let Some(ctx) = &resolved.service {
-        let from = ctx
-            .task_set
-            .as_ref()
-            .map(|t| format!(" (PRIMARY task set {t})"))
-            .unwrap_or_default();
+        let from = match (&ctx.task_set, &ctx.revision) {
+            (Some(t), _) => format!(" (PRIMARY task set {t})"),
+            (None, Some(r)) => format!(" (service revision {})", r.rsplit('/').next().unwrap_or(r)),
+            (None, None) => String::new(),
+        };
+        let verb = if resolved.deploying {
+            "is being deployed with"
+        } else {
+            "runs"
+        };
         out.progress(format!(
-            "service {} runs {}{from}",
+            "service {} {verb} {}{from}",
             ctx.service, ctx.task_definition
         ));
         for w in &ctx.warnings {
@@ -150,7 +181,7 @@ async fn prepare(
         .as_ref()
         .map(ToString::to_string)
         .or_else(|| source_container["image"].as_str().map(String::from));
-    if plan.target.image.is_none() {
+    if plan.target.image.is_none() && !resolved.deploying {
         warn(
             out,
             report,
@@ -303,13 +334,13 @@ fn run_task_request(
     })
 }
 
-fn warn(out: &Output, report: &mut Report, w: String) {
+pub(crate) fn warn(out: &Output, report: &mut Report, w: String) {
     out.warn(&w);
     report.warnings.push(w);
 }
 
 /// An abort before RunTask: nothing was launched.
-fn not_launched(ev: AbortEvent, out: &Output, report: &mut Report) -> Done {
+pub(crate) fn not_launched(ev: AbortEvent, out: &Output, report: &mut Report) -> Done {
     let (outcome, why) = match ev {
         AbortEvent::Deadline => (
             Outcome::TimedOut,

@@ -70,6 +70,14 @@ impl Aborts {
         }
     }
 
+    /// Moves the deadline earlier (never later): `gate` ends the migration before its hook
+    /// expires.
+    pub fn tighten(&mut self, deadline: Instant) {
+        if !self.deadline_fired && self.deadline.is_none_or(|d| deadline < d) {
+            self.deadline = Some(deadline);
+        }
+    }
+
     /// The next abort event (cancel-safe: nothing is lost when the future is dropped).
     pub async fn next(&mut self) -> AbortEvent {
         let deadline = self.deadline.filter(|_| !self.deadline_fired);

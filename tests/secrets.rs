@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{World, code, python, stderr, stdout};
+use common::{World, code, stderr, stdout};
 use serde_json::Value;
 
 const RDS_PASSWORD: &str = "rds-managed-staging-password";
@@ -15,36 +13,9 @@ fn json_of(o: &std::process::Output) -> Value {
         .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", stdout(o)))
 }
 
-/// Registers a new revision of the seeded family whose rails secret `RDS_DB_PASSWORD` reads
-/// `value_from` (boto3, as a user's own tooling would); returns its ARN.
+/// A new revision whose `RDS_DB_PASSWORD` reads `value_from`.
 fn register_with_secret(w: &World, value_from: &str) -> String {
-    let script = r#"
-import boto3, sys
-endpoint, region, arn, value_from = sys.argv[1:5]
-ecs = boto3.client("ecs", endpoint_url=endpoint, region_name=region,
-                   aws_access_key_id="test", aws_secret_access_key="test")
-td = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-keep = ["family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions",
-        "volumes", "requiresCompatibilities", "cpu", "memory"]
-td = {k: td[k] for k in keep if k in td}
-for c in td["containerDefinitions"]:
-    if c["name"] == "rails":
-        c["secrets"] = [s for s in c["secrets"] if s["name"] != "RDS_DB_PASSWORD"]
-        c["secrets"].append({"name": "RDS_DB_PASSWORD", "valueFrom": value_from})
-print(ecs.register_task_definition(**td)["taskDefinition"]["taskDefinitionArn"])
-"#;
-    let out = Command::new(python())
-        .args(["-c", script, &common::emulator().url, &w.region])
-        .arg(w.s("task_definition_arn"))
-        .arg(value_from)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    common::register_revision(w, &w.s("image"), Some(("RDS_DB_PASSWORD", value_from)))
 }
 
 /// `run --task-definition TD` in the service's network, JSON output.

@@ -358,7 +358,7 @@ impl Machine {
     fn lose(&mut self, now: Instant, reason: String) {
         self.lost_reason = Some(reason);
         let stopping = matches!(self.phase, Phase::Stopping { .. });
-        if self.s.on_abort == OnAbort::Stop && !stopping && !self.detached {
+        if self.s.on_abort.stops_task() && !stopping && !self.detached {
             self.pending_stop = Some("ecs-migrate: lost track of the task".into());
             self.after_stop = Some(Ending::LostTrack);
             self.phase = Phase::Stopping { since: now };
@@ -484,7 +484,7 @@ impl Machine {
                         self.logs.complete = Some(false);
                         self.phase = Phase::Done(Ending::Aborted(abort));
                     }
-                    OnAbort::Stop => {
+                    OnAbort::Stop | OnAbort::Rollback => {
                         self.progress(format!("{why}; stopping task {}", self.ours));
                         self.pending_stop = Some(why);
                         self.phase = Phase::Stopping { since: now };

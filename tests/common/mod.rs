@@ -244,9 +244,18 @@ pub fn stats(region: &str) -> Value {
 /// Starts `ecs-migrate run --cluster … --container rails <args>` with piped output; stderr
 /// lines arrive on the receiver as they are written.
 pub fn spawn_run(w: &World, args: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
+    spawn(w, "run", args)
+}
+
+/// `ecs-migrate SUBCOMMAND --cluster … --container rails <args>`, spawned like `spawn_run`.
+pub fn spawn(
+    w: &World,
+    subcommand: &str,
+    args: &[&str],
+) -> (Child, std::sync::mpsc::Receiver<String>) {
     let cluster = w.s("cluster");
     let mut c = w.cmd();
-    c.arg("run")
+    c.arg(subcommand)
         .args(["--cluster", &cluster, "--container", "rails"])
         .args(args)
         .stdout(Stdio::piped())
@@ -396,4 +405,39 @@ pub async fn tasks(w: &World) -> Vec<aws_sdk_ecs::types::Task> {
         .await
         .unwrap();
     out.tasks().to_vec()
+}
+
+/// Registers a new revision of the seeded family (boto3, as a user's own tooling would): the
+/// rails container gets `image` and, if given, the secret `(name, valueFrom)` in place of any
+/// secret of that name. Returns its ARN.
+pub fn register_revision(w: &World, image: &str, secret: Option<(&str, &str)>) -> String {
+    let script = r#"
+import boto3, sys
+endpoint, region, arn, image, name, value_from = sys.argv[1:7]
+ecs = boto3.client("ecs", endpoint_url=endpoint, region_name=region,
+                   aws_access_key_id="test", aws_secret_access_key="test")
+td = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+keep = ["family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions",
+        "volumes", "requiresCompatibilities", "cpu", "memory"]
+td = {k: td[k] for k in keep if k in td}
+for c in td["containerDefinitions"]:
+    if c["name"] == "rails":
+        c["image"] = image
+        if name:
+            c["secrets"] = [s for s in c["secrets"] if s["name"] != name]
+            c["secrets"].append({"name": name, "valueFrom": value_from})
+print(ecs.register_task_definition(**td)["taskDefinition"]["taskDefinitionArn"])
+"#;
+    let (name, value_from) = secret.unwrap_or(("", ""));
+    let out = Command::new(python())
+        .args(["-c", script, &emulator().url, &w.region])
+        .args([&w.s("task_definition_arn"), image, name, value_from])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }

@@ -1,0 +1,302 @@
+//! `ecs-migrate gate` against the emulator's native blue/green service `ass-staging-native`
+//! (ECS controller, BLUE_GREEN, a PAUSE hook at PRE_SCALE_UP): the deployment is started with
+//! UpdateService, the gate migrates at the hook and continues or rolls back the deployment.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{World, code, faults, rest, spawn, stderr, stdout, wait_for};
+use serde_json::Value;
+
+const NATIVE: &str = "ass-staging-native";
+
+fn json_of(o: &std::process::Output) -> Value {
+    serde_json::from_str(&stdout(o))
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", stdout(o)))
+}
+
+/// A new revision with the world's `image_key` image, deployed to the native service.
+async fn start_deployment(w: &World, image_key: &str) -> String {
+    let td = common::register_revision(w, &w.s(image_key), None);
+    common::ecs(w)
+        .await
+        .update_service()
+        .cluster(w.s("cluster"))
+        .service(NATIVE)
+        .task_definition(&td)
+        .send()
+        .await
+        .unwrap();
+    td
+}
+
+/// `ecs-migrate gate --cluster … --service ass-staging-native --container rails <extra>`.
+fn gate(w: &World, extra: &[&str]) -> std::process::Output {
+    let mut c = w.cmd();
+    c.args(["gate", "--cluster", &w.s("cluster"), "--service", NATIVE])
+        .args(["--container", "rails", "--output", "json"])
+        .args(extra);
+    c.output().unwrap()
+}
+
+/// The deployment once it has finished (SUCCESSFUL or ROLLBACK_*), described by the SDK.
+async fn finished(w: &World, arn: &str) -> aws_sdk_ecs::types::ServiceDeployment {
+    let ecs = common::ecs(w).await;
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = ecs
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send()
+            .await
+            .unwrap();
+        let d = out.service_deployments()[0].clone();
+        let status = d.status().unwrap().as_str().to_string();
+        if status == "SUCCESSFUL" || status.starts_with("ROLLBACK_S") || status == "ROLLBACK_FAILED"
+        {
+            return d;
+        }
+        assert!(Instant::now() < until, "deployment still {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn service_task_definition(w: &World) -> String {
+    let out = common::ecs(w)
+        .await
+        .describe_services()
+        .cluster(w.s("cluster"))
+        .services(NATIVE)
+        .send()
+        .await
+        .unwrap();
+    out.services()[0].task_definition().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_passing_migration_continues_the_deployment_to_the_new_revision() {
+    let w = World::new("us-east-1");
+    let new_td = start_deployment(&w, "image").await;
+    let o = gate(&w, &["--hook-wait", "30s"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = json_of(&o);
+    assert_eq!(r["outcome"], "succeeded");
+    assert_eq!(
+        r["image"],
+        w.s("image").as_str(),
+        "the target revision's image"
+    );
+    let g = &r["gate"];
+    assert_eq!(g["action"], "CONTINUE");
+    assert_eq!(g["stage"], "PRE_SCALE_UP");
+    assert_eq!(g["timeout_action"], "ROLLBACK");
+    assert!(g["hook_id"].as_str().is_some_and(|h| !h.is_empty()));
+    assert!(g["hook_expires_at"].as_str().is_some());
+    assert_eq!(w.sql("SELECT count(*) FROM schema_migrations"), "3");
+
+    let d = finished(&w, g["service_deployment_arn"].as_str().unwrap()).await;
+    assert_eq!(d.status().unwrap().as_str(), "SUCCESSFUL");
+    assert_eq!(service_task_definition(&w).await, new_td);
+
+    // with no deployment in progress, `run` migrates with the revision that now serves
+    let o = w.run(&["--service", NATIVE, "status", "--output", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "service {NATIVE} runs {new_td} (service revision "
+        )),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_migration_rolls_the_deployment_back() {
+    let w = World::new("us-east-2");
+    let before = service_task_definition(&w).await;
+    start_deployment(&w, "image_broken").await;
+    let o = gate(&w, &["--hook-wait", "30s"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let r = json_of(&o);
+    assert_eq!(r["outcome"], "failed");
+    assert_eq!(r["gate"]["action"], "ROLLBACK");
+    let d = finished(&w, r["gate"]["service_deployment_arn"].as_str().unwrap()).await;
+    assert_eq!(d.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
+    assert_eq!(
+        service_task_definition(&w).await,
+        before,
+        "back on the old revision"
+    );
+
+    // --on-failure leave: the hook is not answered
+    start_deployment(&w, "image_broken").await;
+    let o = gate(&w, &["--hook-wait", "30s", "--on-failure", "leave"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let r = json_of(&o);
+    assert_eq!(r["gate"]["action"], Value::Null);
+    assert!(
+        r["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .contains("left to its timeout action (ROLLBACK)")),
+        "{r}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_deployment_in_progress_is_a_clear_error_and_launches_nothing() {
+    let w = World::new("us-west-1");
+    let o = gate(&w, &["--hook-wait", "2s"]);
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    let err = stderr(&o);
+    let line = err.lines().find(|l| l.contains("error:")).unwrap();
+    assert!(
+        line.contains("no blue/green deployment reached its PAUSE hook at PRE_SCALE_UP")
+            && line.contains("nothing was launched"),
+        "{line}"
+    );
+    assert!(common::tasks(&w).await.is_empty(), "no task launched");
+
+    // a service that is not native blue/green: usage error before any wait
+    let mut c = w.cmd();
+    c.args([
+        "gate",
+        "--cluster",
+        &w.s("cluster"),
+        "--service",
+        "ass-staging",
+    ])
+    .args(["--container", "rails"]);
+    let o = c.output().unwrap();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is not an ECS native blue/green service"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hook_expiring_first_stops_the_migration_and_its_timeout_action_applies() {
+    let w = World::new("us-west-2");
+    faults(&format!(
+        r#"{{"hook_timeout_seconds": {{"{}": 8}}}}"#,
+        w.region
+    ));
+    start_deployment(&w, "image").await;
+    let started = Instant::now();
+    let o = gate(
+        &w,
+        &[
+            "--hook-wait",
+            "30s",
+            "--",
+            "sh",
+            "-c",
+            "echo migrating; sleep 60",
+        ],
+    );
+    assert_eq!(code(&o), 124, "{}", stderr(&o));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "stopped before the hook expired"
+    );
+    let r = json_of(&o);
+    assert_eq!(r["outcome"], "timed_out");
+    assert_eq!(r["gate"]["action"], Value::Null);
+    assert!(stderr(&o).contains("the hook expires at"), "{}", stderr(&o));
+    let task = common::tasks(&w).await;
+    assert!(
+        task.iter().all(|t| t.desired_status() == Some("STOPPED")),
+        "the migration task was stopped"
+    );
+    let d = finished(&w, r["gate"]["service_deployment_arn"].as_str().unwrap()).await;
+    assert_eq!(d.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
+    assert_eq!(
+        d.lifecycle_hook_details()[0].status().unwrap().as_str(),
+        "TIMED_OUT"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_mid_migration_stops_the_task_and_leaves_the_hook() {
+    let w = World::new("eu-west-1");
+    start_deployment(&w, "image").await;
+    let (child, rx) = spawn(
+        &w,
+        "gate",
+        &[
+            "--service",
+            NATIVE,
+            "--hook-wait",
+            "30s",
+            "--",
+            "sh",
+            "-c",
+            "echo migrating; sleep 60",
+        ],
+    );
+    let seen = wait_for(&rx, "launched arn:");
+    let task_arn = seen
+        .lines()
+        .find_map(|l| l.split("launched ").nth(1))
+        .unwrap()
+        .to_string();
+    std::thread::sleep(Duration::from_secs(2));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = rest(&rx);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("left to its timeout action"), "{err}");
+    let task = common::tasks(&w)
+        .await
+        .into_iter()
+        .find(|t| t.task_arn() == Some(task_arn.as_str()))
+        .unwrap();
+    assert_eq!(task.desired_status(), Some("STOPPED"));
+    // the deployment still waits at its hook (its own timeout decides)
+    let listed = common::ecs(&w)
+        .await
+        .list_service_deployments()
+        .cluster(w.s("cluster"))
+        .service(NATIVE)
+        .status(aws_sdk_ecs::types::ServiceDeploymentStatus::InProgress)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.service_deployments().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_refuses_while_a_deployment_is_in_progress() {
+    let w = World::new("eu-west-2");
+    start_deployment(&w, "image").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let o = w.run(&["--service", NATIVE, "--image", &w.s("image")]);
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("has a blue/green deployment in progress")
+            && stderr(&o).contains("use `ecs-migrate gate`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(common::tasks(&w).await.is_empty(), "nothing launched");
+    let o = w.run(&[
+        "--service",
+        NATIVE,
+        "--image",
+        &w.s("image"),
+        "--allow-during-deployment",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("using the revision it replaces"),
+        "{}",
+        stderr(&o)
+    );
+}
