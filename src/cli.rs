@@ -60,6 +60,12 @@ pub struct GateArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    Codedeploy,
+    Imagedefinitions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OnFailure {
     /// ContinueServiceDeployment with ROLLBACK.
     Rollback,
@@ -228,9 +234,13 @@ pub struct RunArgs {
 pub struct RenderArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Directory to write taskdef.json, appspec.yaml (and imageDetail.json) into.
+    /// Directory to write the artifacts into.
     #[arg(long, env = "ECS_MIGRATE_OUT", default_value = ".")]
     pub out: PathBuf,
+    /// `codedeploy`: taskdef.json + appspec.yaml (+ imageDetail.json) for CodeDeployToECS;
+    /// `imagedefinitions`: imagedefinitions.json for CodePipeline's ECS (standard) deploy action.
+    #[arg(long, env = "ECS_MIGRATE_RENDER_FORMAT", default_value = "codedeploy")]
+    pub format: RenderFormat,
     /// Placeholder CodeDeployToECS replaces with the image (Image1ContainerName = IMAGE1_NAME).
     #[arg(
         long,

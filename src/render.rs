@@ -11,7 +11,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::aws::Clients;
-use crate::cli::RenderArgs;
+use crate::cli::{RenderArgs, RenderFormat};
 use crate::config::{self, Source};
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -192,6 +192,10 @@ pub async fn command(args: &RenderArgs, out: &Output) -> Result<()> {
     .await?;
     let described = &resolved.described;
     let container = described.pick_container(target.container.as_deref())?;
+    if args.format == RenderFormat::Imagedefinitions {
+        return image_definitions(args, clients.as_ref(), described, &container, &target, out)
+            .await;
+    }
     let lb = match (&args.lb_container, args.lb_port) {
         (Some(c), Some(p)) => (c.clone(), i32::from(p)),
         _ => resolved
@@ -265,6 +269,65 @@ pub async fn command(args: &RenderArgs, out: &Output) -> Result<()> {
         lb.1
     ));
     Ok(())
+}
+
+/// `--format imagedefinitions`: the target container's new image (and, with --pin-images, the
+/// sidecars pinned to their digests) for CodePipeline's ECS (standard) deploy action.
+async fn image_definitions(
+    args: &RenderArgs,
+    clients: Option<&Clients>,
+    described: &Described,
+    container: &str,
+    target: &config::Target,
+    out: &Output,
+) -> Result<()> {
+    let image = target.image.as_ref().ok_or_else(|| {
+        Error::usage("--format imagedefinitions needs the new image")
+            .with_hint("pass --image or --image-detail")
+    })?;
+    let mut images = vec![(container.to_string(), image.to_string())];
+    let sidecars = pin::unpinned(&described.task_definition, container);
+    match clients {
+        Some(c) if args.pin_images => images.extend(pin::resolve(c, &sidecars).await?),
+        None if args.pin_images => {
+            return Err(Error::usage(
+                "--pin-images needs AWS access (ECR BatchGetImage)",
+            ));
+        }
+        _ => {
+            for s in &sidecars {
+                out.warn(format!(
+                    "container '{}' keeps {}, a mutable tag; pass --pin-images to pin it",
+                    s.container, s.image
+                ));
+            }
+        }
+    }
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| Error::usage(format!("cannot create {}: {e}", args.out.display())))?;
+    let path = args.out.join("imagedefinitions.json");
+    write(&path, &imagedefinitions_json(&images))?;
+    out.progress(format!(
+        "rendered {}: {}",
+        path.display(),
+        images
+            .iter()
+            .map(|(c, i)| format!("{c}={i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(())
+}
+
+/// Pure: `[{"name": CONTAINER, "imageUri": URI}, …]`.
+pub fn imagedefinitions_json(images: &[(String, String)]) -> String {
+    let doc: Vec<Value> = images
+        .iter()
+        .map(|(name, uri)| serde_json::json!({"name": name, "imageUri": uri}))
+        .collect();
+    let mut text = serde_json::to_string_pretty(&doc).expect("JSON");
+    text.push('\n');
+    text
 }
 
 /// Pure: problems in the task definition worth a warning (they are rendered unchanged).
@@ -355,6 +418,22 @@ mod tests {
             &spec(container, port),
         )
         .unwrap_err()
+    }
+
+    #[test]
+    fn image_definitions_are_what_the_ecs_deploy_action_reads() {
+        let text = imagedefinitions_json(&[
+            ("rails".into(), "r@sha256:ab".into()),
+            ("nginx".into(), "n@sha256:cd".into()),
+        ]);
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!([
+                {"name": "rails", "imageUri": "r@sha256:ab"},
+                {"name": "nginx", "imageUri": "n@sha256:cd"}
+            ])
+        );
     }
 
     #[test]

@@ -299,4 +299,19 @@ async fn run_refuses_while_a_deployment_is_in_progress() {
         "{}",
         stderr(&o)
     );
+
+    // a gate for another image does not answer this deployment's hook
+    let launched = common::tasks(&w).await.len();
+    let o = gate(&w, &["--hook-wait", "30s", "--image", &w.s("image_broken")]);
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    let r = json_of(&o);
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap()
+            .contains("it is not this release's deployment"),
+        "{r}"
+    );
+    assert_eq!(r["gate"]["action"], Value::Null);
+    assert_eq!(common::tasks(&w).await.len(), launched, "nothing launched");
 }

@@ -183,3 +183,87 @@ fn renders_the_seed_offline_with_the_image_detail() {
     assert_eq!(td["containerDefinitions"][0]["image"], uri);
     assert_eq!(file(&out.join("imageDetail.json")), file(&detail));
 }
+
+#[test]
+fn imagedefinitions_for_the_ecs_deploy_action() {
+    let w = World::new("eu-west-3");
+    let out = tempfile::tempdir().unwrap();
+    let image = w.s("image");
+    let mut c = w.cmd();
+    c.args([
+        "render",
+        "--format",
+        "imagedefinitions",
+        "--cluster",
+        &w.s("cluster"),
+    ])
+    .args(["--service", "ass-staging-native", "--container", "rails"])
+    .args(["--image", &image, "--out"])
+    .arg(out.path());
+    let o = c.output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: Value =
+        serde_json::from_str(&file(&out.path().join("imagedefinitions.json"))).unwrap();
+    assert_eq!(
+        doc,
+        serde_json::json!([{"name": "rails", "imageUri": image}])
+    );
+    assert!(
+        stderr(&o).contains("container 'nginx' keeps"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.path().join("taskdef.json").exists());
+
+    // with --pin-images the sidecar is pinned too
+    let mut c = w.cmd();
+    c.args([
+        "render",
+        "--format",
+        "imagedefinitions",
+        "--cluster",
+        &w.s("cluster"),
+    ])
+    .args([
+        "--service",
+        "ass-staging-native",
+        "--container",
+        "rails",
+        "--pin-images",
+    ])
+    .args(["--image", &image, "--out"])
+    .arg(out.path());
+    let o = c.output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: Value =
+        serde_json::from_str(&file(&out.path().join("imagedefinitions.json"))).unwrap();
+    assert_eq!(
+        doc[1]["imageUri"],
+        format!(
+            "123456789012.dkr.ecr.{}.amazonaws.com/nginx@{}",
+            w.region,
+            w.s("nginx_digest")
+        )
+    );
+
+    // without the new image there is nothing to write
+    let mut c = w.cmd();
+    c.args([
+        "render",
+        "--format",
+        "imagedefinitions",
+        "--cluster",
+        &w.s("cluster"),
+    ])
+    .args([
+        "--service",
+        "ass-staging-native",
+        "--container",
+        "rails",
+        "--out",
+    ])
+    .arg(out.path());
+    let o = c.output().unwrap();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("needs the new image"), "{}", stderr(&o));
+}

@@ -52,8 +52,11 @@ pub async fn gate(plan: &GatePlan, aws: &AwsArgs, out: &Output, aborts: &mut Abo
         Ok(Ran::Report(report)) => report,
         Ok(Ran::DryRun) => unreachable!("gate plans have no dry run"),
         Err(e) => {
+            // Not this release's deployment, or its revision unreadable: no verdict to give.
             report.fail(&e);
-            Box::new(report)
+            report.gate = Some(gate);
+            leave(&found, &mut report, out);
+            return Ran::Report(Box::new(report));
         }
     };
     report.gate = Some(gate);
@@ -157,6 +160,20 @@ async fn migrate(
     let context = api.revision(target).await?;
     let described =
         rawjson::describe_task_definition(&clients.ecs, &context.task_definition).await?;
+    let container = described.pick_container(plan.run.target.container.as_deref())?;
+    let deployed = described
+        .container(&container)
+        .and_then(|c| c["image"].as_str())
+        .unwrap_or_default();
+    if let Some(image) = &plan.run.target.image
+        && image.to_string() != deployed
+    {
+        return Err(Error::before_run(format!(
+            "deployment {} deploys {deployed} for '{container}', not {image}: it is not this release's deployment; the hook is left alone",
+            found.deployment.arn.rsplit('/').next().unwrap_or(&found.deployment.arn)
+        ))
+        .with_hint("wait for that deployment to end, or gate it with its own image"));
+    }
     if let Some(expires) = found.hook.expires_at {
         let left = expires
             .duration_since(SystemTime::now())
@@ -206,12 +223,7 @@ async fn answer(
     out: &Output,
 ) {
     let Some(action) = action_for(report.outcome, plan.on_failure, plan.run.on_abort) else {
-        let why = format!(
-            "the hook is left to its timeout action ({})",
-            found.hook.timeout_action.as_deref().unwrap_or("unknown")
-        );
-        run::warn(out, report, why);
-        return;
+        return leave(found, report, out);
     };
     let cluster = plan.run.target.cluster.as_deref().unwrap_or_default();
     let api = deployments::Sdk {
@@ -246,6 +258,14 @@ async fn answer(
             format!("could not send {}: {e}", action.as_str()),
         ),
     }
+}
+
+fn leave(found: &Found, report: &mut Report, out: &Output) {
+    let why = format!(
+        "the hook is left to its timeout action ({})",
+        found.hook.timeout_action.as_deref().unwrap_or("unknown")
+    );
+    run::warn(out, report, why);
 }
 
 fn rfc3339(t: SystemTime) -> String {

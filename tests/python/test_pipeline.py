@@ -111,7 +111,7 @@ def test_rendered_appspec_structure(tmp_path):
 
 def test_docs_name_only_flags_that_exist():
     helps = ""
-    for sub in ("run", "render"):
+    for sub in ("run", "render", "gate"):
         helps += subprocess.run([str(BIN), sub, "--help"], capture_output=True, text=True, check=True).stdout
     documented = set()
     docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "buildspec-migrate.yml"]
@@ -125,7 +125,8 @@ def test_docs_name_only_flags_that_exist():
                 "--runs", "--lines", "--write-docs",  # scripts/bench
                 # the aws CLI, sha256sum, cargo and readelf in docs/pipeline.md and the runbook
                 "--deployment-controller", "--name", "--only-show-errors", "--pipeline-name",
-                "--stage-name", "--strict", "--target", "--transition-type", "--version-info"}
+                "--stage-name", "--strict", "--target", "--transition-type", "--version-info",
+                "--deployment-configuration"}
     missing = sorted(f for f in documented - not_ours if f not in helps)
     assert not missing, f"documented flags that ecs-migrate does not have: {missing}"
     for flag in ("--output", "--region", "--profile", "--task-definition"):
