@@ -270,6 +270,38 @@ async fn sigterm_mid_migration_stops_the_task_and_leaves_the_hook() {
         .await
         .unwrap();
     assert_eq!(listed.service_deployments().len(), 1);
+
+    // --on-abort rollback: the same hook, answered with ROLLBACK on the signal
+    let (child, rx) = spawn(
+        &w,
+        "gate",
+        &[
+            "--service",
+            NATIVE,
+            "--hook-wait",
+            "30s",
+            "--on-abort",
+            "rollback",
+            "--output",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo migrating; sleep 60",
+        ],
+    );
+    wait_for(&rx, "launched arn:");
+    std::thread::sleep(Duration::from_secs(2));
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", rest(&rx));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["gate"]["action"], "ROLLBACK");
+    let d = finished(&w, r["gate"]["service_deployment_arn"].as_str().unwrap()).await;
+    assert_eq!(d.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
 }
 
 #[tokio::test(flavor = "multi_thread")]
