@@ -219,24 +219,13 @@ async fn the_hook_expiring_first_stops_the_migration_and_its_timeout_action_appl
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sigterm_mid_migration_stops_the_task_and_leaves_the_hook() {
-    let w = World::new("eu-west-1");
-    start_deployment(&w, "image").await;
-    let (child, rx) = spawn(
-        &w,
-        "gate",
-        &[
-            "--service",
-            NATIVE,
-            "--hook-wait",
-            "30s",
-            "--",
-            "sh",
-            "-c",
-            "echo migrating; sleep 60",
-        ],
-    );
+/// A gate whose migration runs long, sent SIGTERM two seconds after its launch: the task ARN,
+/// the process output and its stderr.
+fn gate_then_sigterm(w: &World, extra: &[&str]) -> (String, std::process::Output, String) {
+    let mut args = vec!["--service", NATIVE, "--hook-wait", "30s"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", "sh", "-c", "echo migrating; sleep 60"]);
+    let (child, rx) = spawn(w, "gate", &args);
     let seen = wait_for(&rx, "launched arn:");
     let task_arn = seen
         .lines()
@@ -250,7 +239,14 @@ async fn sigterm_mid_migration_stops_the_task_and_leaves_the_hook() {
         .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
-    let err = rest(&rx);
+    (task_arn, out, rest(&rx))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_mid_migration_stops_the_task_and_leaves_the_hook() {
+    let w = World::new("eu-west-1");
+    start_deployment(&w, "image").await;
+    let (task_arn, out, err) = gate_then_sigterm(&w, &[]);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("left to its timeout action"), "{err}");
     let task = common::tasks(&w)
@@ -272,32 +268,8 @@ async fn sigterm_mid_migration_stops_the_task_and_leaves_the_hook() {
     assert_eq!(listed.service_deployments().len(), 1);
 
     // --on-abort rollback: the same hook, answered with ROLLBACK on the signal
-    let (child, rx) = spawn(
-        &w,
-        "gate",
-        &[
-            "--service",
-            NATIVE,
-            "--hook-wait",
-            "30s",
-            "--on-abort",
-            "rollback",
-            "--output",
-            "json",
-            "--",
-            "sh",
-            "-c",
-            "echo migrating; sleep 60",
-        ],
-    );
-    wait_for(&rx, "launched arn:");
-    std::thread::sleep(Duration::from_secs(2));
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", rest(&rx));
+    let (_, out, err) = gate_then_sigterm(&w, &["--on-abort", "rollback", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(130), "{err}");
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["gate"]["action"], "ROLLBACK");
     let d = finished(&w, r["gate"]["service_deployment_arn"].as_str().unwrap()).await;

@@ -184,11 +184,8 @@ fn renders_the_seed_offline_with_the_image_detail() {
     assert_eq!(file(&out.join("imageDetail.json")), file(&detail));
 }
 
-#[test]
-fn imagedefinitions_for_the_ecs_deploy_action() {
-    let w = World::new("eu-west-3");
-    let out = tempfile::tempdir().unwrap();
-    let image = w.s("image");
+/// `ecs-migrate render --format imagedefinitions` of the native service into `out`.
+fn image_definitions(w: &World, out: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let mut c = w.cmd();
     c.args([
         "render",
@@ -198,14 +195,25 @@ fn imagedefinitions_for_the_ecs_deploy_action() {
         &w.s("cluster"),
     ])
     .args(["--service", "ass-staging-native", "--container", "rails"])
-    .args(["--image", &image, "--out"])
-    .arg(out.path());
-    let o = c.output().unwrap();
+    .args(extra)
+    .arg("--out")
+    .arg(out);
+    c.output().unwrap()
+}
+
+fn image_definitions_doc(out: &std::path::Path) -> Value {
+    serde_json::from_str(&file(&out.join("imagedefinitions.json"))).unwrap()
+}
+
+#[test]
+fn imagedefinitions_for_the_ecs_deploy_action() {
+    let w = World::new("eu-west-3");
+    let out = tempfile::tempdir().unwrap();
+    let image = w.s("image");
+    let o = image_definitions(&w, out.path(), &["--image", &image]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let doc: Value =
-        serde_json::from_str(&file(&out.path().join("imagedefinitions.json"))).unwrap();
     assert_eq!(
-        doc,
+        image_definitions_doc(out.path()),
         serde_json::json!([{"name": "rails", "imageUri": image}])
     );
     assert!(
@@ -216,29 +224,10 @@ fn imagedefinitions_for_the_ecs_deploy_action() {
     assert!(!out.path().join("taskdef.json").exists());
 
     // with --pin-images the sidecar is pinned too
-    let mut c = w.cmd();
-    c.args([
-        "render",
-        "--format",
-        "imagedefinitions",
-        "--cluster",
-        &w.s("cluster"),
-    ])
-    .args([
-        "--service",
-        "ass-staging-native",
-        "--container",
-        "rails",
-        "--pin-images",
-    ])
-    .args(["--image", &image, "--out"])
-    .arg(out.path());
-    let o = c.output().unwrap();
+    let o = image_definitions(&w, out.path(), &["--image", &image, "--pin-images"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let doc: Value =
-        serde_json::from_str(&file(&out.path().join("imagedefinitions.json"))).unwrap();
     assert_eq!(
-        doc[1]["imageUri"],
+        image_definitions_doc(out.path())[1]["imageUri"],
         format!(
             "123456789012.dkr.ecr.{}.amazonaws.com/nginx@{}",
             w.region,
@@ -247,23 +236,7 @@ fn imagedefinitions_for_the_ecs_deploy_action() {
     );
 
     // without the new image there is nothing to write
-    let mut c = w.cmd();
-    c.args([
-        "render",
-        "--format",
-        "imagedefinitions",
-        "--cluster",
-        &w.s("cluster"),
-    ])
-    .args([
-        "--service",
-        "ass-staging-native",
-        "--container",
-        "rails",
-        "--out",
-    ])
-    .arg(out.path());
-    let o = c.output().unwrap();
+    let o = image_definitions(&w, out.path(), &[]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("needs the new image"), "{}", stderr(&o));
 }

@@ -182,18 +182,11 @@ impl World {
 
     /// The rows of a table in the world's SQLite database (via Python's sqlite3).
     pub fn sql(&self, query: &str) -> String {
-        let out = Command::new(python())
-            .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print('\\n'.join('|'.join(map(str,r)) for r in c.execute(sys.argv[2])))"])
-            .arg(self.db())
-            .arg(query)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        let db = self.db();
+        python_script(
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print('\\n'.join('|'.join(map(str,r)) for r in c.execute(sys.argv[2])))",
+            &[db.to_str().unwrap(), query],
+        )
     }
 }
 
@@ -429,9 +422,18 @@ for c in td["containerDefinitions"]:
 print(ecs.register_task_definition(**td)["taskDefinition"]["taskDefinitionArn"])
 "#;
     let (name, value_from) = secret.unwrap_or(("", ""));
+    let td = w.s("task_definition_arn");
+    python_script(
+        script,
+        &[&emulator().url, &w.region, &td, image, name, value_from],
+    )
+}
+
+/// Runs a Python snippet of the emulator's venv; its stdout, trimmed (it must succeed).
+fn python_script(script: &str, args: &[&str]) -> String {
     let out = Command::new(python())
-        .args(["-c", script, &emulator().url, &w.region])
-        .args([&w.s("task_definition_arn"), image, name, value_from])
+        .args(["-c", script])
+        .args(args)
         .output()
         .unwrap();
     assert!(
