@@ -9,18 +9,22 @@ use serde_json::Value;
 
 /// `ecs-migrate render --cluster … --service SERVICE --container rails --out OUT`.
 fn render_service(w: &World, service: &str, out: &std::path::Path) -> std::process::Output {
+    render_with(w, service, &[], out)
+}
+
+/// `render_service` with extra flags.
+fn render_with(
+    w: &World,
+    service: &str,
+    extra: &[&str],
+    out: &std::path::Path,
+) -> std::process::Output {
     let cluster = w.s("cluster");
     w.cmd()
-        .args([
-            "render",
-            "--cluster",
-            &cluster,
-            "--service",
-            service,
-            "--container",
-            "rails",
-            "--out",
-        ])
+        .args(["render", "--cluster", &cluster, "--service", service])
+        .args(["--container", "rails"])
+        .args(extra)
+        .arg("--out")
         .arg(out)
         .output()
         .unwrap()
@@ -84,17 +88,7 @@ fn renders_from_the_code_deploy_services_primary_task_set() {
 async fn pin_images_resolves_the_sidecars_tag_to_its_digest() {
     let w = World::new("us-east-2");
     let out = tempfile::tempdir().unwrap();
-    let mut c = w.cmd();
-    c.args([
-        "render",
-        "--cluster",
-        &w.s("cluster"),
-        "--service",
-        "ass-staging-bg",
-    ])
-    .args(["--container", "rails", "--pin-images", "--out"])
-    .arg(out.path());
-    let o = c.output().unwrap();
+    let o = render_with(&w, "ass-staging-bg", &["--pin-images"], out.path());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let pinned = format!(
         "123456789012.dkr.ecr.{}.amazonaws.com/nginx@{}",
@@ -123,17 +117,7 @@ async fn pin_images_resolves_the_sidecars_tag_to_its_digest() {
         .await
         .unwrap();
     let empty = tempfile::tempdir().unwrap();
-    let mut c = w.cmd();
-    c.args([
-        "render",
-        "--cluster",
-        &w.s("cluster"),
-        "--service",
-        "ass-staging-bg",
-    ])
-    .args(["--container", "rails", "--pin-images", "--out"])
-    .arg(empty.path());
-    let o = c.output().unwrap();
+    let o = render_with(&w, "ass-staging-bg", &["--pin-images"], empty.path());
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("--pin-images: nginx:stg for container 'nginx'"),
