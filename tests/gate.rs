@@ -319,3 +319,48 @@ async fn run_refuses_while_a_deployment_is_in_progress() {
     assert_eq!(r["gate"]["action"], Value::Null);
     assert_eq!(common::tasks(&w).await.len(), launched, "nothing launched");
 }
+
+#[test]
+fn bad_gate_input_is_refused_before_any_call() {
+    let w = World::new("ca-central-1");
+    let cluster = w.s("cluster");
+    for (args, says) in [
+        (
+            vec!["--task-definition", "ass-task-def-staging"],
+            "gate answers a service's deployment",
+        ),
+        (
+            vec!["--service", NATIVE, "--dry-run"],
+            "gate takes neither --dry-run",
+        ),
+        (
+            vec!["--service", NATIVE, "--stage", "BAKE_TIME"],
+            "invalid value 'BAKE_TIME'",
+        ),
+        (
+            vec!["--service", NATIVE, "--on-failure", "ignore"],
+            "invalid value 'ignore'",
+        ),
+        (
+            vec!["--service", NATIVE, "--hook-wait", "8d"],
+            "longer than the maximum",
+        ),
+    ] {
+        let o = w
+            .cmd()
+            .args(["gate", "--cluster", &cluster, "--container", "rails"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+    }
+    // and `run` keeps --on-abort rollback for gate
+    let o = w.run(&["--service", "ass-staging", "--on-abort", "rollback"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("it is for `ecs-migrate gate`"),
+        "{}",
+        stderr(&o)
+    );
+}
