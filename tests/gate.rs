@@ -364,3 +364,71 @@ fn bad_gate_input_is_refused_before_any_call() {
         stderr(&o)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hook_answered_by_someone_else_meanwhile_is_hook_failed() {
+    let w = World::new("eu-central-1");
+    start_deployment(&w, "image").await;
+    let (child, rx) = spawn(
+        &w,
+        "gate",
+        &[
+            "--service",
+            NATIVE,
+            "--hook-wait",
+            "30s",
+            "--output",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo migrating; sleep 3",
+        ],
+    );
+    wait_for(&rx, "launched arn:");
+    // an operator rolls the deployment back by hand while the migration runs
+    let ecs = common::ecs(&w).await;
+    let listed = ecs
+        .list_service_deployments()
+        .cluster(w.s("cluster"))
+        .service(NATIVE)
+        .status(aws_sdk_ecs::types::ServiceDeploymentStatus::InProgress)
+        .send()
+        .await
+        .unwrap();
+    let arn = listed.service_deployments()[0]
+        .service_deployment_arn()
+        .unwrap()
+        .to_string();
+    let d = ecs
+        .describe_service_deployments()
+        .service_deployment_arns(&arn)
+        .send()
+        .await
+        .unwrap();
+    let hook = d.service_deployments()[0].lifecycle_hook_details()[0]
+        .hook_id()
+        .unwrap()
+        .to_string();
+    ecs.continue_service_deployment()
+        .service_deployment_arn(&arn)
+        .hook_id(hook)
+        .action(aws_sdk_ecs::types::DeploymentLifecycleHookAction::Rollback)
+        .send()
+        .await
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = rest(&rx);
+    assert_eq!(out.status.code(), Some(120), "{err}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["outcome"], "hook_failed");
+    assert_eq!(r["exit_code"], 0, "the migration itself succeeded");
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap()
+            .contains("the migration succeeded, but the deployment did not take CONTINUE"),
+        "{r}"
+    );
+    assert_eq!(r["gate"]["action"], Value::Null);
+}
