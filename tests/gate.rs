@@ -382,7 +382,7 @@ async fn a_hook_answered_by_someone_else_meanwhile_is_hook_failed() {
             "--",
             "sh",
             "-c",
-            "echo migrating; sleep 3",
+            "echo migrating; sleep 6",
         ],
     );
     wait_for(&rx, "launched arn:");

@@ -190,6 +190,12 @@ def test_placeholder_mode_gives_the_deploy_action_its_image_artifact():
     assert mode == {"Fn::If": ["UsePlaceholder", "placeholder", "direct"]}
 
 
+def test_the_native_blue_green_docs_say_the_controller_must_be_ecs():
+    doc = (ROOT / "docs/pipeline.md").read_text()
+    assert "deployment controller must be `ECS`" in doc
+    assert "--deployment-controller" in doc and "type=ECS" in doc, "how to move a CODE_DEPLOY service"
+
+
 def test_docs_do_not_claim_the_build_limit_queues():
     doc = (ROOT / "docs/pipeline.md").read_text()
     assert "keep releases in order" not in doc
