@@ -71,15 +71,19 @@ impl Clients {
         self.sdk.region().map(Region::as_ref).unwrap_or("us-east-1")
     }
 
+    /// The SDK configuration for another region (a secret, a log group or a registry may live
+    /// elsewhere than the cluster); `Client::new(&clients.sdk_in(r))` for any service.
+    pub fn sdk_in(&self, region: &str) -> SdkConfig {
+        self.sdk
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .build()
+    }
+
     /// A Logs client for `awslogs-region`, which may differ from the ECS region.
     pub fn logs_in(&self, region: Option<&str>) -> aws_sdk_cloudwatchlogs::Client {
         match region {
-            Some(r) if r != self.region() => {
-                let conf = aws_sdk_cloudwatchlogs::config::Builder::from(&self.sdk)
-                    .region(Region::new(r.to_string()))
-                    .build();
-                aws_sdk_cloudwatchlogs::Client::from_conf(conf)
-            }
+            Some(r) if r != self.region() => aws_sdk_cloudwatchlogs::Client::new(&self.sdk_in(r)),
             _ => self.logs.clone(),
         }
     }

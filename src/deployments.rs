@@ -240,17 +240,9 @@ pub fn context_of_revision(service: &str, rev: &ServiceRevision) -> ServiceConte
         task_definition: rev.task_definition().unwrap_or_default().to_string(),
         awsvpc: network::awsvpc(rev.network_configuration()),
         launch_type: rev.launch_type().map(|l| l.as_str().to_string()),
-        capacity_providers: rev
-            .capacity_provider_strategy()
-            .iter()
-            .map(|c| (c.capacity_provider().to_string(), c.weight(), c.base()))
-            .collect(),
+        capacity_providers: network::capacity_providers(rev.capacity_provider_strategy()),
         platform_version: rev.platform_version().map(String::from),
-        load_balancers: rev
-            .load_balancers()
-            .iter()
-            .filter_map(|lb| Some((lb.container_name()?.to_string(), lb.container_port()?)))
-            .collect(),
+        load_balancers: network::load_balancers(rev.load_balancers()),
         revision: rev.service_revision_arn().map(String::from),
         ..Default::default()
     }

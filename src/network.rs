@@ -1,7 +1,9 @@
 //! Where the migration task runs: the live service's network (or its PRIMARY task set's,
 //! for CODE_DEPLOY / EXTERNAL controllers), with flags overriding each piece.
 
-use aws_sdk_ecs::types::{NetworkConfiguration, Service, TaskSet};
+use aws_sdk_ecs::types::{
+    CapacityProviderStrategyItem, LoadBalancer, NetworkConfiguration, Service, TaskSet,
+};
 use serde_json::{Value, json};
 
 use crate::config::NetworkFlags;
@@ -75,11 +77,7 @@ pub async fn resolve_service(
 pub fn context_of(svc: &Service) -> ServiceContext {
     let mut ctx = ServiceContext {
         service: svc.service_name().unwrap_or_default().to_string(),
-        load_balancers: svc
-            .load_balancers()
-            .iter()
-            .filter_map(|lb| Some((lb.container_name()?.to_string(), lb.container_port()?)))
-            .collect(),
+        load_balancers: load_balancers(svc.load_balancers()),
         ..Default::default()
     };
     let controller = svc
@@ -119,11 +117,7 @@ pub fn context_of(svc: &Service) -> ServiceContext {
             ctx.task_definition = svc.task_definition().unwrap_or_default().to_string();
             ctx.awsvpc = awsvpc(svc.network_configuration());
             ctx.launch_type = svc.launch_type().map(|l| l.as_str().to_string());
-            ctx.capacity_providers = svc
-                .capacity_provider_strategy()
-                .iter()
-                .map(|c| (c.capacity_provider().to_string(), c.weight(), c.base()))
-                .collect();
+            ctx.capacity_providers = capacity_providers(svc.capacity_provider_strategy());
             ctx.platform_version = svc.platform_version().map(String::from);
         }
     }
@@ -134,20 +128,27 @@ fn from_task_set(ctx: &mut ServiceContext, ts: &TaskSet) {
     ctx.task_definition = ts.task_definition().unwrap_or_default().to_string();
     ctx.awsvpc = awsvpc(ts.network_configuration());
     ctx.launch_type = ts.launch_type().map(|l| l.as_str().to_string());
-    ctx.capacity_providers = ts
-        .capacity_provider_strategy()
-        .iter()
-        .map(|c| (c.capacity_provider().to_string(), c.weight(), c.base()))
-        .collect();
+    ctx.capacity_providers = capacity_providers(ts.capacity_provider_strategy());
     ctx.platform_version = ts.platform_version().map(String::from);
     ctx.task_set = ts.id().map(String::from);
     if !ts.load_balancers().is_empty() {
-        ctx.load_balancers = ts
-            .load_balancers()
-            .iter()
-            .filter_map(|lb| Some((lb.container_name()?.to_string(), lb.container_port()?)))
-            .collect();
+        ctx.load_balancers = load_balancers(ts.load_balancers());
     }
+}
+
+/// (capacity provider, weight, base) of a strategy.
+pub fn capacity_providers(items: &[CapacityProviderStrategyItem]) -> Vec<(String, i32, i32)> {
+    items
+        .iter()
+        .map(|c| (c.capacity_provider().to_string(), c.weight(), c.base()))
+        .collect()
+}
+
+/// (container name, container port) of each load balancer.
+pub fn load_balancers(lbs: &[LoadBalancer]) -> Vec<(String, i32)> {
+    lbs.iter()
+        .filter_map(|lb| Some((lb.container_name()?.to_string(), lb.container_port()?)))
+        .collect()
 }
 
 pub fn awsvpc(nc: Option<&NetworkConfiguration>) -> Option<Awsvpc> {

@@ -56,11 +56,7 @@ pub async fn resolve(clients: &Clients, sidecars: &[Unpinned]) -> Result<Vec<(St
             .with_hint("pin it by digest in the task definition yourself"));
         };
         let tag = s.image.tag.clone().unwrap_or_else(|| "latest".into());
-        let ecr = aws_sdk_ecr::Client::from_conf(
-            aws_sdk_ecr::config::Builder::from(&clients.sdk)
-                .region(aws_config::Region::new(region))
-                .build(),
-        );
+        let ecr = aws_sdk_ecr::Client::new(&clients.sdk_in(&region));
         let out = ecr
             .batch_get_image()
             .registry_id(&registry_id)

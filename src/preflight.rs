@@ -118,11 +118,7 @@ pub async fn check_secrets(clients: &Clients, plan: &SecretPlan) -> Result<Secre
     let mut ssm_found = 0;
     for (region, names) in &plan.ssm {
         let client = match region.as_deref() {
-            Some(r) if r != clients.region() => aws_sdk_ssm::Client::from_conf(
-                aws_sdk_ssm::config::Builder::from(&clients.sdk)
-                    .region(aws_config::Region::new(r.to_string()))
-                    .build(),
-            ),
+            Some(r) if r != clients.region() => aws_sdk_ssm::Client::new(&clients.sdk_in(r)),
             _ => clients.ssm.clone(),
         };
         let mut unique = names.clone();
@@ -143,11 +139,7 @@ pub async fn check_secrets(clients: &Clients, plan: &SecretPlan) -> Result<Secre
     }
     let mut report = vec![];
     for (name, secret) in &plan.secrets_manager {
-        let client = aws_sdk_secretsmanager::Client::from_conf(
-            aws_sdk_secretsmanager::config::Builder::from(&clients.sdk)
-                .region(aws_config::Region::new(secret.region.clone()))
-                .build(),
-        );
+        let client = aws_sdk_secretsmanager::Client::new(&clients.sdk_in(&secret.region));
         match describe_secret(&client, secret).await? {
             Ok(()) => report.push(SecretCheck {
                 name: name.clone(),

@@ -6,15 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{World, code, faults, rest, spawn, stderr, stdout, wait_for};
+use common::{World, code, faults, json_of, rest, spawn, stderr, wait_for};
 use serde_json::Value;
 
 const NATIVE: &str = "ass-staging-native";
-
-fn json_of(o: &std::process::Output) -> Value {
-    serde_json::from_str(&stdout(o))
-        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", stdout(o)))
-}
 
 /// A new revision with the world's `image_key` image, deployed to the native service.
 async fn start_deployment(w: &World, image_key: &str) -> String {

@@ -9,10 +9,9 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use common::{
-    World, code, faults, reset_faults, rest, spawn_migration, stats, stderr, stdout, tasks,
-    wait_for,
+    World, code, faults, json_of, reset_faults, rest, spawn_migration, stats, stderr, stdout,
+    tasks, wait_for,
 };
-use serde_json::Value;
 use tokio::sync::Mutex;
 
 /// (row, what was done, exit code, what the user gets). docs/reliability.md holds the same
@@ -103,10 +102,6 @@ async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     let g = SERIAL.lock().await;
     reset_faults();
     g
-}
-
-fn json_of(o: &std::process::Output) -> Value {
-    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
 }
 
 /// No task is left running: each one's desired status is STOPPED.

@@ -5,15 +5,10 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{World, code, stderr, stdout};
+use common::{World, code, json_of, stderr, stdout};
 use serde_json::Value;
 
 const MIGRATED: [&str; 3] = ["20240101000000", "20240215093000", "20240301120000"];
-
-fn json_of(o: &std::process::Output) -> Value {
-    serde_json::from_str(&stdout(o))
-        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", stdout(o)))
-}
 
 async fn ecs(w: &World) -> aws_sdk_ecs::Client {
     common::ecs(w).await

@@ -3,15 +3,10 @@
 
 mod common;
 
-use common::{World, code, stderr, stdout};
+use common::{World, code, json_of, stderr, stdout};
 use serde_json::Value;
 
 const RDS_PASSWORD: &str = "rds-managed-staging-password";
-
-fn json_of(o: &std::process::Output) -> Value {
-    serde_json::from_str(&stdout(o))
-        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", stdout(o)))
-}
 
 /// A new revision whose `RDS_DB_PASSWORD` reads `value_from`.
 fn register_with_secret(w: &World, value_from: &str) -> String {

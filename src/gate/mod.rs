@@ -109,11 +109,7 @@ async fn at_the_hook(
         )));
     }
     // 2. Wait for a deployment to stop there
-    let api = deployments::Sdk {
-        ecs: &clients.ecs,
-        cluster,
-        service: &plan.service,
-    };
+    let api = deployments_of(plan, &clients);
     let polling = Polling {
         interval: plan.run.describe_interval,
         backoff_max: plan.run.poll_max,
@@ -141,12 +137,7 @@ async fn migrate(
     out: &Output,
     aborts: &mut Aborts,
 ) -> Result<Ran> {
-    let cluster = plan.run.target.cluster.as_deref().unwrap_or_default();
-    let api = deployments::Sdk {
-        ecs: &clients.ecs,
-        cluster,
-        service: &plan.service,
-    };
+    let api = deployments_of(plan, clients);
     let target = found.deployment.target_revision.as_deref().ok_or_else(|| {
         Error::before_run(format!(
             "deployment {} names no target service revision",
@@ -225,12 +216,7 @@ async fn answer(
     let Some(action) = action_for(report.outcome, plan.on_failure, plan.run.on_abort) else {
         return leave(found, report, out);
     };
-    let cluster = plan.run.target.cluster.as_deref().unwrap_or_default();
-    let api = deployments::Sdk {
-        ecs: &clients.ecs,
-        cluster,
-        service: &plan.service,
-    };
+    let api = deployments_of(plan, clients);
     match api
         .answer(&found.deployment.arn, &found.hook.id, action)
         .await
@@ -257,6 +243,15 @@ async fn answer(
             report,
             format!("could not send {}: {e}", action.as_str()),
         ),
+    }
+}
+
+/// The service's deployments, through the SDK.
+fn deployments_of<'a>(plan: &'a GatePlan, clients: &'a Clients) -> deployments::Sdk<'a> {
+    deployments::Sdk {
+        ecs: &clients.ecs,
+        cluster: plan.run.target.cluster.as_deref().unwrap_or_default(),
+        service: &plan.service,
     }
 }
 

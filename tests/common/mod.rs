@@ -206,6 +206,12 @@ pub async fn log_messages(logs: &aws_sdk_cloudwatchlogs::Client, stream: &str) -
         .collect()
 }
 
+/// The one JSON document on stdout (`--output json`).
+pub fn json_of(o: &Output) -> Value {
+    serde_json::from_str(&stdout(o))
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", stdout(o)))
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -400,42 +406,40 @@ pub async fn tasks(w: &World) -> Vec<aws_sdk_ecs::types::Task> {
     out.tasks().to_vec()
 }
 
-/// Registers a new revision of the seeded family (boto3, as a user's own tooling would): the
-/// rails container gets `image` and, if given, the secret `(name, valueFrom)` in place of any
-/// secret of that name. Returns its ARN.
+/// Registers a new revision of the seeded family (`tests/emulator/revision.py`, boto3, as a
+/// user's own tooling would): the rails container gets `image` and, if given, the secret
+/// `(name, valueFrom)` in place of any secret of that name. Returns its ARN.
 pub fn register_revision(w: &World, image: &str, secret: Option<(&str, &str)>) -> String {
-    let script = r#"
-import boto3, sys
-endpoint, region, arn, image, name, value_from = sys.argv[1:7]
-ecs = boto3.client("ecs", endpoint_url=endpoint, region_name=region,
-                   aws_access_key_id="test", aws_secret_access_key="test")
-td = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-keep = ["family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions",
-        "volumes", "requiresCompatibilities", "cpu", "memory"]
-td = {k: td[k] for k in keep if k in td}
-for c in td["containerDefinitions"]:
-    if c["name"] == "rails":
-        c["image"] = image
-        if name:
-            c["secrets"] = [s for s in c["secrets"] if s["name"] != name]
-            c["secrets"].append({"name": name, "valueFrom": value_from})
-print(ecs.register_task_definition(**td)["taskDefinition"]["taskDefinitionArn"])
-"#;
-    let (name, value_from) = secret.unwrap_or(("", ""));
+    let script = repo().join("tests/emulator/revision.py");
     let td = w.s("task_definition_arn");
-    python_script(
-        script,
-        &[&emulator().url, &w.region, &td, image, name, value_from],
-    )
+    let image = format!("rails={image}");
+    let mut args = vec![
+        script.to_str().unwrap(),
+        &emulator().url,
+        "--region",
+        &w.region,
+        "--task-definition",
+        &td,
+        "--image",
+        &image,
+    ];
+    let secret = secret.map(|(name, value_from)| format!("rails:{name}={value_from}"));
+    if let Some(s) = &secret {
+        args.extend(["--secret", s]);
+    }
+    python_run(&args)
 }
 
 /// Runs a Python snippet of the emulator's venv; its stdout, trimmed (it must succeed).
 fn python_script(script: &str, args: &[&str]) -> String {
-    let out = Command::new(python())
-        .args(["-c", script])
-        .args(args)
-        .output()
-        .unwrap();
+    let mut all = vec!["-c", script];
+    all.extend_from_slice(args);
+    python_run(&all)
+}
+
+/// The emulator's Python with these arguments; its stdout, trimmed (it must succeed).
+fn python_run(args: &[&str]) -> String {
+    let out = Command::new(python()).args(args).output().unwrap();
     assert!(
         out.status.success(),
         "{}",

@@ -8,6 +8,7 @@ import time
 import boto3
 import botocore.session
 
+from revision import deploy
 from test_buildspec import endpoint, seed  # noqa: F401 (endpoint: a fixture)
 
 MODEL = botocore.session.get_session().get_service_model("ecs")
@@ -50,12 +51,8 @@ def test_deployment_answers_match_botocores_model(endpoint, tmp_path):  # noqa: 
         raw[model.name] = json.loads(http_response.content or b"{}")
 
     ecs.meta.events.register("after-call.ecs.*", capture)
-    td = ecs.describe_task_definition(taskDefinition=world["task_definition_arn"])["taskDefinition"]
-    keep = ["family", "networkMode", "containerDefinitions", "requiresCompatibilities", "cpu", "memory",
-            "executionRoleArn"]
-    new = ecs.register_task_definition(**{k: td[k] for k in keep if k in td})["taskDefinition"]
-    ecs.update_service(cluster=world["cluster"], service=world["service_native"],
-                       taskDefinition=new["taskDefinitionArn"])
+    deploy(ecs, world["cluster"], world["service_native"], world["task_definition_arn"],
+           {"rails": world["image"]})
     for _ in range(50):
         listed = ecs.list_service_deployments(cluster=world["cluster"], service=world["service_native"],
                                               status=["IN_PROGRESS"])["serviceDeployments"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import boto3
 import yaml
 
+from revision import deploy
 from test_buildspec import BIN_DIR, codebuild, endpoint, seed  # noqa: F401 (endpoint: a fixture)
 from test_pipeline import CfnLoader, actions_of, statements
 
@@ -85,16 +86,8 @@ def test_render_deploy_and_gate_end_to_end(endpoint, tmp_path):  # noqa: F811
     time.sleep(1)                       # the gate waits for the deployment the action starts
     ecs = boto3.client("ecs", endpoint_url=endpoint, region_name=world["region"],
                        aws_access_key_id="test", aws_secret_access_key="test")
-    td = ecs.describe_task_definition(taskDefinition=world["task_definition_arn"])["taskDefinition"]
-    keep = ["family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions",
-            "volumes", "requiresCompatibilities", "cpu", "memory"]
-    td = {k: td[k] for k in keep if k in td}
-    for c in td["containerDefinitions"]:
-        for d in defs:
-            if c["name"] == d["name"]:
-                c["image"] = d["imageUri"]
-    new_td = ecs.register_task_definition(**td)["taskDefinition"]["taskDefinitionArn"]
-    ecs.update_service(cluster=world["cluster"], service=world["service_native"], taskDefinition=new_td)
+    new_td = deploy(ecs, world["cluster"], world["service_native"], world["task_definition_arn"],
+                    {d["name"]: d["imageUri"] for d in defs})
     runner.join(timeout=120)
     assert gate["rc"] == 0, gate["log"]
     result = json.loads((src / "gate-result.json").read_text())
