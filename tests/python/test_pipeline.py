@@ -121,7 +121,7 @@ def test_docs_name_only_flags_that_exist():
                 "--repository-name", "--image-tag", "--image-manifest", "--image-manifest-media-type",
                 "--output", "--locked", "--release", "--check", "--all-targets", "--generate-cli-skeleton",
                 "--include", "--task-definition",
-                "--data-dir", "--port",  # scripts/seed and scripts/emulator, documented with them
+                "--data-dir", "--port", "--deploy",  # scripts/seed, scripts/emulator, revision.py
                 "--runs", "--lines", "--write-docs",  # scripts/bench
                 # the aws CLI, sha256sum, cargo and readelf in docs/pipeline.md and the runbook
                 "--deployment-controller", "--name", "--only-show-errors", "--pipeline-name",
