@@ -597,8 +597,9 @@ def check_shape(value, shape, where: str, report: Report):
         if not isinstance(value, str):
             report.find(where, f"{shape.name} must be a string, got {value!r}")
             return
-        if shape.enum and value not in shape.enum:
-            report.find(where, f"{value!r} is not one of {shape.name}'s values {shape.enum}")
+        enum = getattr(shape, "enum", None) or meta.get("enum")
+        if enum and value not in enum:
+            report.find(where, f"{value!r} is not one of {shape.name}'s values {enum}")
         check_size(len(value), meta, where, shape.name, "characters", report)
         if "pattern" in meta and not full_match(meta["pattern"], value):
             report.find(where, f"{value!r} does not match {shape.name}'s pattern {meta['pattern']}")
