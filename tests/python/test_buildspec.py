@@ -106,12 +106,30 @@ def load_buildspec() -> dict:
     return yaml.safe_load((ROOT / "buildspec-migrate.yml").read_text())
 
 
+def artifact_dir(spec: dict) -> str:
+    """The artifact's base-directory as CodeBuild expands it (the buildspec's own variables)."""
+    value = spec["artifacts"]["base-directory"]
+    for name, v in spec["env"]["variables"].items():
+        value = value.replace("${" + name + "}", str(v)).replace("$" + name, str(v))
+    assert "$" not in value, value
+    return value
+
+
 def test_buildspec_shape():
     b = load_buildspec()
     assert b["version"] == 0.2
     assert b["phases"]["build"]["on-failure"] == "ABORT"
     assert set(b["env"]["exported-variables"]) == {"MIGRATION_TASK_ARN", "MIGRATED_VERSIONS"}
     assert b["artifacts"]["files"] == ["taskdef.json", "appspec.yaml", "imageDetail.json"]
+
+
+def test_the_artifact_is_taken_from_where_render_writes():
+    b = load_buildspec()
+    assert b["artifacts"]["base-directory"] in ("$OUT_DIR", "${OUT_DIR}"), "follows OUT_DIR"
+    renders = [line for cmd in b["phases"]["build"]["commands"] for line in cmd.splitlines()
+               if "ecs-migrate render" in line]
+    assert renders and all('--out "$OUT_DIR"' in line for line in renders), renders
+    assert all('"$OUT_DIR/' in line for line in renders if " cp " in line)
 
 
 def test_passing_migration_exports_and_renders(endpoint, tmp_path):
@@ -121,7 +139,7 @@ def test_passing_migration_exports_and_renders(endpoint, tmp_path):
     assert rc == 0, log
     assert exports["MIGRATION_TASK_ARN"].startswith("arn:aws:ecs:ap-northeast-1:123456789012:task/"), log
     assert exports["MIGRATED_VERSIONS"] == "20240101000000,20240215093000,20240301120000"
-    out = src / load_buildspec()["artifacts"]["base-directory"]
+    out = src / artifact_dir(load_buildspec())
     td = json.loads((out / "taskdef.json").read_text())
     assert td["containerDefinitions"][0]["image"] == world["image"], "deploys exactly the migrated image"
     assert "revision" not in td
@@ -141,10 +159,11 @@ def test_placeholder_mode_leaves_the_image_to_the_deploy_action(endpoint, tmp_pa
     env = {**build_env(endpoint, world, src), "ECS_MIGRATE_RENDER_IMAGE": "placeholder"}
     rc, _, log = codebuild(load_buildspec(), env, src)
     assert rc == 0, log
-    td = json.loads((src / "deploy" / "taskdef.json").read_text())
+    out = src / artifact_dir(load_buildspec())
+    td = json.loads((out / "taskdef.json").read_text())
     assert td["containerDefinitions"][0]["image"] == "<IMAGE1_NAME>"
     # the action fills it from this file: the migrated image, byte for byte
-    assert json.loads((src / "deploy" / "imageDetail.json").read_text())["ImageURI"] == world["image"]
+    assert json.loads((out / "imageDetail.json").read_text())["ImageURI"] == world["image"]
 
 
 def aws(endpoint: str, region: str, service: str):

@@ -206,13 +206,16 @@ def test_docs_do_not_claim_the_build_limit_queues():
     assert sentence and all("fail" in s for s in sentence), sentence
 
 
-# The oldest major of each action that runs on Node 24 (Node 20 actions are being removed).
-CURRENT_MAJORS = {
-    "actions/checkout": 6,
-    "aws-actions/configure-aws-credentials": 5,
-    "aws-actions/amazon-ecr-login": 2,
-    "docker/setup-buildx-action": 4,
-    "docker/build-push-action": 7,
+# The runtime (`runs.using` in the action's own action.yml) of each major tag of the actions the
+# workflow uses, read from each repository's tags in August 2026. GitHub removes Node 20 from its
+# runners on 2026-09-16: every major the workflow names must be a node24 one. (amazon-ecr-login's
+# v2 tag moved to node24 with v2.0.2; v2.0.1 was node20.)
+ACTION_RUNTIMES = {
+    "actions/checkout": {4: "node20", 5: "node24", 6: "node24", 7: "node24"},
+    "aws-actions/configure-aws-credentials": {4: "node20", 5: "node20", 6: "node24"},
+    "aws-actions/amazon-ecr-login": {1: "node16", 2: "node24"},
+    "docker/setup-buildx-action": {3: "node20", 4: "node24"},
+    "docker/build-push-action": {6: "node20", 7: "node24"},
 }
 
 
@@ -223,9 +226,29 @@ def workflow() -> dict:
 def test_workflow_uses_current_action_majors():
     steps = workflow()["jobs"]["build-and-push"]["steps"]
     used = {s["uses"].split("@")[0]: s["uses"].split("@")[1] for s in steps if "uses" in s}
-    assert set(used) == set(CURRENT_MAJORS), used
+    assert set(used) == set(ACTION_RUNTIMES), used
     for action, ref in used.items():
-        assert int(ref.lstrip("v").split(".")[0]) >= CURRENT_MAJORS[action], (action, ref)
+        major = int(ref.lstrip("v").split(".")[0])
+        assert ACTION_RUNTIMES[action].get(major) == "node24", (action, ref, ACTION_RUNTIMES[action])
+
+
+# CodeBuild's standard images: the distribution (and glibc) each is built on, from
+# aws/aws-codebuild-docker-images (al2/x86_64/standard/<version>/Dockerfile's FROM line).
+CODEBUILD_IMAGES = {
+    "public.ecr.aws/codebuild/amazonlinux2-x86_64-standard:4.0": ("Amazon Linux 2", "2.26"),
+    "public.ecr.aws/codebuild/amazonlinux2-x86_64-standard:5.0": ("Amazon Linux 2023", "2.34"),
+}
+
+
+def test_docs_name_the_build_images_distribution():
+    dockerfile = (ROOT / "docs/pipeline/Dockerfile").read_text()
+    image = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("FROM ")][0]
+    distro, glibc = CODEBUILD_IMAGES[image]
+    comments = " ".join(line.lstrip("# ") for line in dockerfile.splitlines() if line.startswith("#"))
+    doc = " ".join((ROOT / "docs/pipeline.md").read_text().split())
+    for text in (comments, doc):
+        assert f"{distro} (glibc {glibc}" in text, (image, distro)
+    assert "Amazon Linux 2 standard image" not in doc + comments
 
 
 def test_workflow_retag_succeeds_when_rerun(tmp_path):
