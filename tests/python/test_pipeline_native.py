@@ -16,6 +16,7 @@ import yaml
 from revision import deploy
 from test_buildspec import BIN_DIR, codebuild, endpoint, seed  # noqa: F401 (endpoint: a fixture)
 from test_pipeline import CfnLoader, actions_of, statements
+from test_template_models import Stack, parameter_sets
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "docs/pipeline/pipeline-native.yml"
@@ -79,6 +80,13 @@ def test_render_deploy_and_gate_end_to_end(endpoint, tmp_path):  # noqa: F811
     defs = json.loads((src / "out" / "imagedefinitions.json").read_text())
     nginx = {"name": "nginx", "imageUri": f"{world['image'].split('/')[0]}/nginx@{world['nginx_digest']}"}
     assert defs == [{"name": "rails", "imageUri": world["image"]}, nginx], "--pin-images: nginx by digest"
+
+    # the gate project's own settings, as the template resolves them (defaults)
+    stack = Stack(t, next(parameter_sets(t)))
+    project_env = {e["Name"]: e["Value"] for e in stack.resolve(
+        t["Resources"]["GateProject"]["Properties"]["Environment"]["EnvironmentVariables"])}
+    env.update({k: project_env[k] for k in ("ECS_MIGRATE_HOOK_WAIT", "ECS_MIGRATE_TIMEOUT")})
+    assert env["ECS_MIGRATE_TIMEOUT"] == "25m"
 
     gate: dict = {}
     runner = threading.Thread(target=lambda: gate.update(
