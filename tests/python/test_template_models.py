@@ -113,8 +113,13 @@ class Stack:
     def __init__(self, template: dict, params: dict):
         self.t = template
         self.params = params
-        self.names = {logical: self._physical_name(logical, r)
-                      for logical, r in template["Resources"].items()}
+        self._names: dict = {}
+
+    def name(self, logical: str):
+        """A resource's physical name: its name property resolved, or the one CloudFormation makes."""
+        if logical not in self._names:
+            self._names[logical] = self._physical_name(logical, self.t["Resources"][logical])
+        return self._names[logical]
 
     def _physical_name(self, logical: str, resource: dict):
         rtype = resource["Type"]
@@ -142,13 +147,13 @@ class Stack:
             return PSEUDO[name]
         if name in self.params:
             return self.params[name]
-        if name in self.names:
-            return self.names[name]   # every resource type here: Ref is its name
+        if name in self.t["Resources"]:
+            return self.name(name)    # every resource type here: Ref is its name
         raise KeyError(f"Ref to an unknown name {name}")
 
     def get_att(self, logical: str, attr: str):
         rtype = self.t["Resources"][logical]["Type"]
-        name = self.names[logical]
+        name = self.name(logical)
         if isinstance(name, Unresolved):
             return name
         p, r, a = PSEUDO["AWS::Partition"], PSEUDO["AWS::Region"], PSEUDO["AWS::AccountId"]
@@ -462,8 +467,6 @@ def translate(value, table, where: str, report: Report):
     if isinstance(value, Unresolved):
         return value
     if table == JSON:
-        if isinstance(value, Unresolved):
-            return value
         return json.dumps(value, separators=(",", ":"))
     if isinstance(value, list):
         return [translate(x, table, f"{where}[{i}]", report) for i, x in enumerate(value)]
@@ -493,7 +496,7 @@ def requests_for(stack: Stack, logical: str, resource: dict, where: str, report:
         report.find(where, f"resource type {rtype} is not mapped onto its API (add it)")
         return []
     service, always, table = RESOURCE_TYPES[rtype]
-    name = stack.names[logical]
+    name = stack.name(logical)
     props = stack.resolve(resource.get("Properties", {}))
     reqs: dict[str, Request] = {}
 
@@ -1032,6 +1035,16 @@ def test_the_checker_finds_what_it_is_for():
     for case, (change, expected) in cases.items():
         found = findings(mutated(native, change))
         assert any(expected in f for f in found), (case, found)
+
+
+def test_what_cannot_be_resolved_is_skipped_and_counted_not_guessed():
+    def change(t):
+        t["Resources"]["GateProject"]["Properties"]["Description"] = {"Fn::GetAtt": "ArtifactBucket.DomainName"}
+        t["Resources"]["GateLogGroup"]["Properties"]["KmsKeyId"] = {"Fn::ImportValue": "shared-logs-key"}
+    report = check_template(mutated(TEMPLATES[1], change), "mutated")
+    assert not report.findings, report.findings
+    assert len(report.skipped) == 2 and any("ArtifactBucket.DomainName" in s for s in report.skipped) \
+        and any("Fn::ImportValue" in s for s in report.skipped), report.skipped
 
 
 # ---------------------------------------------------------------------------------------------
