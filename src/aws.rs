@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{AppName, BehaviorVersion, Region, SdkConfig};
 
 use crate::cli::AwsArgs;
 use crate::error::{Error, Result};
@@ -30,6 +30,9 @@ impl Clients {
             .operation_timeout(Duration::from_secs(60))
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            // `app/ecs-migrate` in the User-Agent: CloudTrail (and the emulator's record of
+            // what each command calls) can tell ecs-migrate's calls apart
+            .app_name(AppName::new("ecs-migrate").expect("a valid app name"))
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(6)

@@ -41,12 +41,69 @@ pub enum Command {
     /// revision, then continue the deployment or roll it back.
     #[command(after_help = HELP_TABLE)]
     Gate(Box<GateArgs>),
+    /// Print the least-privilege IAM policy for what a command calls (JSON).
+    IamPolicy(Box<IamPolicyArgs>),
+}
+
+/// `iam-policy`: which command, scoped to what (each value left out is `*`).
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// The commands whose calls to grant (`run render` for a role that runs both).
+    #[arg(default_value = "all")]
+    pub commands: Vec<IamCommand>,
+    /// The region of every ARN.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The 12-digit account of every ARN.
+    #[arg(long)]
+    pub account: Option<String>,
+    #[arg(long, default_value = "aws")]
+    pub partition: String,
+    /// The cluster (RunTask, DescribeTasks, StopTask and ListTasks are conditioned on it).
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// The service the migration reads (and, for gate, whose deployments it answers).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// The migration task definition's family (default: any; ecs-migrate uses <family>-migrate).
+    #[arg(long)]
+    pub migration_family: Option<String>,
+    /// The container's awslogs group.
+    #[arg(long)]
+    pub log_group: Option<String>,
+    /// The path of the SSM parameters the task reads (e.g. /ass-staging/).
+    #[arg(long)]
+    pub ssm_path: Option<String>,
+    /// A role the migration task definition names (task role, execution role); repeatable.
+    #[arg(long = "role", value_name = "ARN")]
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IamCommand {
+    Run,
+    Render,
+    Gate,
+    All,
 }
 
 #[derive(Debug, Args)]
 pub struct GateArgs {
+    /// Command preset from task-overrides/ (migrate, rollback, down, status, or --overrides-dir).
+    /// Default: migrate, unless a command is given after --.
+    #[arg(env = "ECS_MIGRATE_PRESET")]
+    pub preset: Option<String>,
+    /// The command to run instead of the preset's, as argv (no shell is added).
+    #[arg(last = true)]
+    pub command: Vec<String>,
     #[command(flatten)]
-    pub run: RunArgs,
+    pub target: GateTargetArgs,
+    #[command(flatten)]
+    pub migration: MigrationArgs,
+    /// What a deadline, SIGINT or SIGTERM does: stop the task and leave the hook to its timeout
+    /// action, leave the task running (detach), or stop it and roll the deployment back.
+    #[arg(long, env = "ECS_MIGRATE_ON_ABORT", default_value = "stop")]
+    pub on_abort: GateOnAbort,
     /// The lifecycle stage whose PAUSE hook the gate answers.
     #[arg(long, env = "ECS_MIGRATE_HOOK_STAGE", default_value = "PRE_SCALE_UP",
           value_parser = clap::builder::PossibleValuesParser::new(HOOK_STAGES))]
@@ -57,6 +114,26 @@ pub struct GateArgs {
     /// How long to wait for a deployment to reach the hook (the --timeout deadline still holds).
     #[arg(long, env = "ECS_MIGRATE_HOOK_WAIT", default_value = "15m", value_parser = duration)]
     pub hook_wait: Duration,
+}
+
+/// The service whose deployment `gate` answers.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GateTargetArgs {
+    /// ECS cluster name or ARN.
+    #[arg(long, env = "ECS_MIGRATE_CLUSTER")]
+    pub cluster: Option<String>,
+    /// The ECS native blue/green service whose deployment the gate answers.
+    #[arg(long, env = "ECS_MIGRATE_SERVICE")]
+    pub service: Option<String>,
+    /// The container to run (default: the only container; required when there are several).
+    #[arg(long, env = "ECS_MIGRATE_CONTAINER")]
+    pub container: Option<String>,
+    /// The image the deployment must deploy for the container (else the gate leaves it alone).
+    #[arg(long, env = "ECS_MIGRATE_IMAGE", conflicts_with = "image_detail")]
+    pub image: Option<String>,
+    /// CodePipeline ECR source artifact's imageDetail.json (its ImageURI is the new image).
+    #[arg(long, env = "ECS_MIGRATE_IMAGE_DETAIL")]
+    pub image_detail: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,7 +206,25 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub migration: MigrationArgs,
 
+    /// What a deadline, SIGINT or SIGTERM does to the running task.
+    #[arg(long, env = "ECS_MIGRATE_ON_ABORT", default_value = "stop")]
+    pub on_abort: RunOnAbort,
+    /// On an ECS native blue/green service, run even while a deployment is in progress (with the
+    /// revision it replaces); `gate` is the way to migrate during a deployment.
+    #[arg(long, env = "ECS_MIGRATE_ALLOW_DURING_DEPLOYMENT", value_parser = BoolishValueParser::new())]
+    pub allow_during_deployment: bool,
+    /// Print the migration task definition and the RunTask request as JSON; change nothing.
+    #[arg(long, env = "ECS_MIGRATE_DRY_RUN", value_parser = BoolishValueParser::new())]
+    pub dry_run: bool,
+}
+
+/// What `run` and `gate` share: the migration's command, network, claim, deadline, polling and
+/// output settings.
+#[derive(Debug, Args)]
+pub struct MigrationArgs {
     /// Fill a preset placeholder: STEP=<n> (rollback), VERSION=<14 digits> (down), ...
     #[arg(
         long = "set",
@@ -144,6 +239,10 @@ pub struct RunArgs {
     /// Family of the migration task definition (default: <family>-migrate).
     #[arg(long, env = "ECS_MIGRATE_FAMILY")]
     pub migration_family: Option<String>,
+    /// Run the target container alone, without the containers it dependsOn (by default they
+    /// are kept, non-essential: a database proxy the migration connects through, say).
+    #[arg(long, env = "ECS_MIGRATE_WITHOUT_SIDECARS", value_parser = BoolishValueParser::new())]
+    pub without_sidecars: bool,
 
     /// Subnets (comma separated) instead of the service's.
     #[arg(long, env = "ECS_MIGRATE_SUBNETS", value_delimiter = ',')]
@@ -176,25 +275,20 @@ pub struct RunArgs {
     /// Run even if another ecs-migrate task of this family is running (no claim check).
     #[arg(long, env = "ECS_MIGRATE_ALLOW_CONCURRENT", conflicts_with = "attach", value_parser = BoolishValueParser::new())]
     pub allow_concurrent: bool,
-    /// When another migration of this family is running, follow it (its logs, its exit code)
-    /// instead of exiting 121. An abort never stops a migration we attached to.
+    /// When the same migration (image, command, overrides) is already running, follow it (its
+    /// logs, its exit code) instead of exiting 121. An abort never stops a migration we
+    /// attached to; a different migration is still 121.
     #[arg(long, env = "ECS_MIGRATE_ATTACH", value_parser = BoolishValueParser::new())]
     pub attach: bool,
-    /// On an ECS native blue/green service, run even while a deployment is in progress (with the
-    /// revision it replaces); `gate` is the way to migrate during a deployment.
-    #[arg(long, env = "ECS_MIGRATE_ALLOW_DURING_DEPLOYMENT", value_parser = BoolishValueParser::new())]
-    pub allow_during_deployment: bool,
     /// Run a container without awslogs (its output cannot be shown).
     #[arg(long, env = "ECS_MIGRATE_NO_LOGS", value_parser = BoolishValueParser::new())]
     pub no_logs: bool,
 
-    /// Deadline for the whole run (e.g. 45m); then the task is stopped and the exit code is 124.
-    /// A deadline reached before RunTask launches nothing.
+    /// Deadline for the whole run (e.g. 45m); then the task is stopped and the exit code is 124
+    /// (a container that exited before it keeps its own verdict). A deadline reached before
+    /// RunTask launches nothing.
     #[arg(long, env = "ECS_MIGRATE_TIMEOUT", value_parser = duration)]
     pub timeout: Option<Duration>,
-    /// What a deadline, SIGINT or SIGTERM does to the running task.
-    #[arg(long, env = "ECS_MIGRATE_ON_ABORT", default_value = "stop")]
-    pub on_abort: OnAbort,
     /// After the container exited, read the log until clean reads found nothing new for this
     /// long since the exit (and for 1.5 s since the last new line).
     #[arg(long, env = "ECS_MIGRATE_LOG_QUIET", default_value = "3s", value_parser = duration)]
@@ -222,9 +316,6 @@ pub struct RunArgs {
     /// text: logs on stdout, summary on stderr. json: one JSON result on stdout, logs on stderr.
     #[arg(long, env = "ECS_MIGRATE_OUTPUT", default_value = "text")]
     pub output: OutputFormat,
-    /// Print the migration task definition and the RunTask request as JSON; change nothing.
-    #[arg(long, env = "ECS_MIGRATE_DRY_RUN", value_parser = BoolishValueParser::new())]
-    pub dry_run: bool,
 
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -267,26 +358,30 @@ pub struct RenderArgs {
         value_delimiter = ','
     )]
     pub hooks: Vec<String>,
+    /// text: progress on stderr. json: one JSON result on stdout (outcome, the files written,
+    /// warnings).
+    #[arg(long, env = "ECS_MIGRATE_OUTPUT", default_value = "text")]
+    pub output: OutputFormat,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OnAbort {
-    /// StopTask with a reason, keep streaming until STOPPED.
+pub enum RunOnAbort {
+    /// StopTask with a reason, keep streaming until the container stopped.
     Stop,
     /// Leave the task running; print its ARN and console URL.
     Detach,
-    /// `gate` only: stop the task and roll the deployment back (instead of leaving the hook to
-    /// its timeout action).
-    Rollback,
 }
 
-impl OnAbort {
-    /// Whether an abort stops the migration task (everything but `detach`).
-    pub fn stops_task(self) -> bool {
-        self != OnAbort::Detach
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GateOnAbort {
+    /// StopTask; the hook is left to its timeout action (or a rerun of the gate).
+    Stop,
+    /// Leave the task running and the hook unanswered.
+    Detach,
+    /// Stop the task and roll the deployment back.
+    Rollback,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,10 +4,33 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{GateArgs, OnAbort, OnFailure, RunArgs, TargetArgs};
+use crate::cli::{
+    GateArgs, GateOnAbort, IamCommand, IamPolicyArgs, MigrationArgs, OnFailure, RenderArgs,
+    RenderFormat, RunArgs, RunOnAbort, TargetArgs,
+};
 use crate::error::{Error, Result};
+use crate::iam;
 use crate::image::{self, ImageRef};
 use crate::overrides::{self, Overrides};
+use crate::taskdef::Sidecars;
+
+/// What a deadline, SIGINT or SIGTERM does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnAbort {
+    /// Stop the task (and leave a gate's hook to its timeout action).
+    Stop,
+    /// Leave the task running.
+    Detach,
+    /// `gate`: stop the task and roll the deployment back.
+    Rollback,
+}
+
+impl OnAbort {
+    /// Whether an abort stops the migration task (everything but `detach`).
+    pub fn stops_task(self) -> bool {
+        self != OnAbort::Detach
+    }
+}
 
 /// Where the source task definition (and network) comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,9 +68,13 @@ pub struct RunPlan {
     pub network: NetworkFlags,
     pub migration_family: Option<String>,
     pub tags: Vec<(String, String)>,
+    /// Who launches (a CodeBuild build, a GitHub run, user@host): tagged on the task.
+    pub caller: String,
     pub client_token: Option<String>,
     pub allow_concurrent: bool,
     pub attach: bool,
+    /// Keep the containers the target depends on (`--without-sidecars`: drop them).
+    pub sidecars: Sidecars,
     pub require_logs: bool,
     pub timeout: Option<Duration>,
     pub on_abort: OnAbort,
@@ -72,6 +99,152 @@ pub struct GatePlan {
     pub stage: String,
     pub on_failure: OnFailure,
     pub hook_wait: Duration,
+}
+
+/// `render`: where the artifacts come from, what they say, and where they go.
+#[derive(Debug, Clone)]
+pub struct RenderPlan {
+    pub target: Target,
+    pub out: PathBuf,
+    pub format: Artifacts,
+    /// `IMAGE1_NAME`: CodeDeployToECS replaces `<IMAGE1_NAME>` with the new image.
+    pub placeholder: String,
+    pub pin_images: bool,
+    /// `--lb-container`/`--lb-port`, else the service's load balancer.
+    pub lb: Option<(String, i32)>,
+    pub hooks: Vec<(String, String)>,
+    /// Copied beside the artifacts (CodeDeployToECS reads it as the image artifact).
+    pub image_detail: Option<PathBuf>,
+}
+
+/// What `render` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Artifacts {
+    /// taskdef.json + appspec.yaml (+ imageDetail.json) for CodeDeployToECS.
+    CodeDeploy,
+    /// imagedefinitions.json for CodePipeline's ECS (standard) deploy action.
+    ImageDefinitions,
+}
+
+/// AppSpec lifecycle hooks for ECS, in the order CodeDeploy runs them.
+pub const APPSPEC_HOOKS: [&str; 5] = [
+    "BeforeInstall",
+    "AfterInstall",
+    "AfterAllowTestTraffic",
+    "BeforeAllowTraffic",
+    "AfterAllowTraffic",
+];
+
+/// `render`: every flag checked before any call.
+pub fn render_plan(args: &RenderArgs) -> Result<RenderPlan> {
+    let target = target(&args.target, false)?;
+    let ph = &args.image_placeholder;
+    if ph.is_empty() || !ph.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(Error::usage(format!(
+            "--image-placeholder {ph:?}: use letters, digits and _ (e.g. IMAGE1_NAME)"
+        )));
+    }
+    let hooks = pairs("--hook", &args.hooks)?;
+    for (hook, function) in &hooks {
+        if !APPSPEC_HOOKS.contains(&hook.as_str()) {
+            return Err(Error::usage(format!("--hook {hook}: unknown AppSpec hook"))
+                .with_hint(format!("hooks: {}", APPSPEC_HOOKS.join(", "))));
+        }
+        let ok = !function.is_empty()
+            && function
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c));
+        if !ok {
+            return Err(Error::usage(format!(
+                "--hook {hook}={function}: not a Lambda function name or ARN"
+            )));
+        }
+    }
+    let format = match args.format {
+        RenderFormat::Codedeploy => Artifacts::CodeDeploy,
+        RenderFormat::Imagedefinitions => Artifacts::ImageDefinitions,
+    };
+    if format == Artifacts::ImageDefinitions && target.image.is_none() {
+        return Err(
+            Error::usage("--format imagedefinitions needs the new image")
+                .with_hint("pass --image or --image-detail"),
+        );
+    }
+    if args.pin_images && matches!(target.source, Source::File { .. }) {
+        return Err(Error::usage(
+            "--pin-images needs AWS access (ECR BatchGetImage), not a task definition file",
+        ));
+    }
+    Ok(RenderPlan {
+        target,
+        out: args.out.clone(),
+        format,
+        placeholder: ph.clone(),
+        pin_images: args.pin_images,
+        lb: args.lb_container.clone().zip(args.lb_port.map(i32::from)),
+        hooks,
+        image_detail: args.target.image_detail.clone(),
+    })
+}
+
+/// `iam-policy`: the commands and the scope, each value checked as the ARN part it becomes.
+pub fn iam_plan(args: &IamPolicyArgs) -> Result<(Vec<iam::Command>, iam::Scope)> {
+    let mut commands: Vec<iam::Command> = args
+        .commands
+        .iter()
+        .flat_map(|c| match c {
+            IamCommand::Run => vec![iam::Command::Run],
+            IamCommand::Render => vec![iam::Command::Render],
+            IamCommand::Gate => vec![iam::Command::Gate],
+            IamCommand::All => iam::Command::ALL.to_vec(),
+        })
+        .collect();
+    commands.sort();
+    commands.dedup();
+    let part = |flag: &str, value: &Option<String>, ok: fn(char) -> bool| -> Result<String> {
+        match value {
+            None => Ok("*".into()),
+            Some(v) if !v.is_empty() && v.chars().all(ok) => Ok(v.clone()),
+            Some(v) => Err(Error::usage(format!(
+                "{flag} {v:?} cannot be part of an ARN"
+            ))),
+        }
+    };
+    let name = |c: char| c.is_ascii_alphanumeric() || "-_".contains(c);
+    let account = part("--account", &args.account, |c| c.is_ascii_digit())?;
+    if account != "*" && account.len() != 12 {
+        return Err(Error::usage("--account takes the 12-digit account ID"));
+    }
+    for role in &args.roles {
+        let ok =
+            role.starts_with(&format!("arn:{}:iam::", args.partition)) && role.contains(":role/");
+        if !ok {
+            return Err(
+                Error::usage(format!("--role {role:?} is not an IAM role ARN"))
+                    .with_hint("e.g. arn:aws:iam::123456789012:role/app-task-execution"),
+            );
+        }
+    }
+    Ok((
+        commands,
+        iam::Scope {
+            partition: part("--partition", &Some(args.partition.clone()), |c| {
+                c.is_ascii_lowercase() || c == '-'
+            })?,
+            region: part("--region", &args.region, |c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+            })?,
+            account,
+            cluster: part("--cluster", &args.cluster, name)?,
+            service: part("--service", &args.service, name)?,
+            migration_family: part("--migration-family", &args.migration_family, name)?,
+            log_group: part("--log-group", &args.log_group, |c| {
+                c.is_ascii_alphanumeric() || "-_./#".contains(c)
+            })?,
+            ssm_path: args.ssm_path.clone().unwrap_or_default(),
+            roles: args.roles.clone(),
+        },
+    ))
 }
 
 /// The longest duration any flag takes: anything longer is a typo, and would overflow clocks.
@@ -140,35 +313,59 @@ pub fn target(args: &TargetArgs, cluster_required: bool) -> Result<Target> {
     })
 }
 
-/// `run`: a migration plan; `--on-abort rollback` belongs to `gate`.
+/// `run`: a migration plan.
 pub fn run_plan(args: &RunArgs) -> Result<RunPlan> {
-    let plan = migration_plan(args)?;
-    if plan.on_abort == OnAbort::Rollback {
-        return Err(Error::usage(
-            "--on-abort rollback answers a deployment's hook: it is for `ecs-migrate gate`",
-        )
-        .with_hint("for run, use --on-abort stop or detach"));
-    }
+    let target = target(&args.target, !args.dry_run)?;
+    let on_abort = match args.on_abort {
+        RunOnAbort::Stop => OnAbort::Stop,
+        RunOnAbort::Detach => OnAbort::Detach,
+    };
+    let mut plan = migration_plan(
+        target,
+        args.preset.as_deref(),
+        &args.command,
+        &args.migration,
+        on_abort,
+    )?;
+    plan.dry_run = args.dry_run;
+    plan.allow_during_deployment = args.allow_during_deployment;
     Ok(plan)
 }
 
-/// `gate`: the service whose deployment it answers; no dry run.
+/// `gate`: the service whose deployment it answers.
 pub fn gate_plan(args: &GateArgs) -> Result<GatePlan> {
-    let run = migration_plan(&args.run)?;
-    let Source::Service { service } = &run.target.source else {
+    let t = &args.target;
+    let Some(service) = t.service.clone() else {
         return Err(
             Error::usage("gate answers a service's deployment: give --service")
-                .with_hint("--task-definition and --task-definition-file are for run"),
+                .with_hint("or set ECS_MIGRATE_SERVICE"),
         );
     };
-    if run.dry_run || run.allow_during_deployment {
-        return Err(
-            Error::usage("gate takes neither --dry-run nor --allow-during-deployment")
-                .with_hint("ecs-migrate run --dry-run shows what a migration would launch"),
-        );
-    }
+    let target = target(
+        &TargetArgs {
+            cluster: t.cluster.clone(),
+            service: Some(service.clone()),
+            container: t.container.clone(),
+            image: t.image.clone(),
+            image_detail: t.image_detail.clone(),
+            ..Default::default()
+        },
+        true,
+    )?;
+    let on_abort = match args.on_abort {
+        GateOnAbort::Stop => OnAbort::Stop,
+        GateOnAbort::Detach => OnAbort::Detach,
+        GateOnAbort::Rollback => OnAbort::Rollback,
+    };
+    let run = migration_plan(
+        target,
+        args.preset.as_deref(),
+        &args.command,
+        &args.migration,
+        on_abort,
+    )?;
     Ok(GatePlan {
-        service: service.clone(),
+        service,
         run,
         stage: args.stage.clone(),
         on_failure: args.on_failure,
@@ -176,18 +373,23 @@ pub fn gate_plan(args: &GateArgs) -> Result<GatePlan> {
     })
 }
 
-fn migration_plan(args: &RunArgs) -> Result<RunPlan> {
-    let target = target(&args.target, !args.dry_run)?;
+fn migration_plan(
+    target: Target,
+    preset: Option<&str>,
+    command: &[String],
+    args: &MigrationArgs,
+    on_abort: OnAbort,
+) -> Result<RunPlan> {
     let sets = pairs("--set", &args.sets)?;
     if let Some(key) = repeated_key(&sets) {
         return Err(Error::usage(format!("--set {key} is given more than once"))
             .with_hint("give each placeholder once"));
     }
     let catalogue = overrides::catalogue(args.overrides_dir.as_deref())?;
-    let argv = (!args.command.is_empty()).then(|| args.command.clone());
-    let overrides = overrides::resolve(&catalogue, args.preset.as_deref(), &sets, argv)?;
+    let argv = (!command.is_empty()).then(|| command.to_vec());
+    let overrides = overrides::resolve(&catalogue, preset, &sets, argv)?;
     // Checked again with the resolved container name; here so that nothing is called at all.
-    overrides.check_size(args.target.container.as_deref().unwrap_or("container"))?;
+    overrides.check_size(target.container.as_deref().unwrap_or("container"))?;
     if let Some(token) = &args.client_token {
         let ok =
             !token.is_empty() && token.len() <= 64 && token.chars().all(|c| c.is_ascii_graphic());
@@ -256,12 +458,18 @@ fn migration_plan(args: &RunArgs) -> Result<RunPlan> {
         },
         migration_family: args.migration_family.clone(),
         tags,
+        caller: crate::identity::caller(|k| std::env::var(k).ok()),
         client_token: args.client_token.clone(),
         allow_concurrent: args.allow_concurrent,
         attach: args.attach,
+        sidecars: if args.without_sidecars {
+            Sidecars::Drop
+        } else {
+            Sidecars::Keep
+        },
         require_logs: !args.no_logs,
         timeout: args.timeout,
-        on_abort: args.on_abort,
+        on_abort,
         log_quiet: args.log_quiet,
         log_drain_max: args.log_drain_max,
         poll_interval: args.poll_interval,
@@ -269,8 +477,8 @@ fn migration_plan(args: &RunArgs) -> Result<RunPlan> {
         poll_max: args.poll_max,
         lost_after: args.lost_after,
         stop_grace: STOP_GRACE,
-        dry_run: args.dry_run,
-        allow_during_deployment: args.allow_during_deployment,
+        dry_run: false,
+        allow_during_deployment: false,
     })
 }
 

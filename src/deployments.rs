@@ -179,6 +179,21 @@ impl Sdk<'_> {
             .map(DeploymentView::from_sdk))
     }
 
+    /// One deployment, described (None: ECS does not know it).
+    pub async fn describe(&self, arn: &str) -> Result<Option<DeploymentView>> {
+        let described = self
+            .ecs
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send()
+            .await
+            .map_err(|e| Error::aws("ecs:DescribeServiceDeployments", e))?;
+        Ok(described
+            .service_deployments()
+            .first()
+            .map(DeploymentView::from_sdk))
+    }
+
     /// The newest SUCCESSFUL deployment: its target revision is what the service runs.
     pub async fn latest_successful(&self) -> Result<Option<DeploymentView>> {
         self.newest(&[ServiceDeploymentStatus::Successful]).await

@@ -21,6 +21,8 @@ pub enum Kind {
     Busy,
     /// After launch: the task could not be followed or stopped.
     AfterLaunch,
+    /// A file could not be written (a full disk, permissions): not bad input.
+    Write,
 }
 
 #[derive(Debug)]
@@ -30,6 +32,9 @@ pub struct Error {
     pub hint: Option<String>,
     /// For AWS errors: worth retrying (throttling, 5xx, timeouts, connection trouble).
     pub transient: bool,
+    /// The release itself cannot run (its task definition names a secret that does not exist):
+    /// a gate rolls such a deployment back, whereas any other failure leaves the hook.
+    pub release_defect: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -51,7 +56,14 @@ impl Error {
             message: message.into(),
             hint: None,
             transient: false,
+            release_defect: false,
         }
+    }
+
+    /// Marks an error that the release's own task definition causes.
+    pub fn blaming_release(mut self) -> Self {
+        self.release_defect = true;
+        self
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
@@ -68,6 +80,10 @@ impl Error {
 
     pub fn after_launch(message: impl Into<String>) -> Self {
         Self::new(Kind::AfterLaunch, message)
+    }
+
+    pub fn write(message: impl Into<String>) -> Self {
+        Self::new(Kind::Write, message)
     }
 
     /// An AWS call failed: says which call, with the service's code and message.
@@ -88,6 +104,13 @@ impl Error {
                         format!("grant {call} to the caller (see docs/iam-policy.json)"),
                     ),
                     _ if throttled => Some("AWS is throttling this account: retry later".into()),
+                    "ConflictException" => Some(
+                        "this client token was used in the last 24 h with other parameters: rerun with a new --client-token (or none)".into(),
+                    ),
+                    _ if server => Some(format!(
+                        "AWS answered HTTP {} (its own error) after the SDK's retries: retry later",
+                        ctx.raw().status().as_u16()
+                    )),
                     _ => None,
                 };
                 (format!("{code}: {text}"), throttled || server, hint)
@@ -146,9 +169,11 @@ impl Error {
             Kind::BeforeRun => Outcome::LaunchFailed,
             Kind::Busy => Outcome::Busy,
             Kind::AfterLaunch => Outcome::LostTrack,
+            Kind::Write => Outcome::WriteFailed,
         }
     }
 
+    #[cfg(test)]
     pub fn exit_code(&self) -> i32 {
         self.outcome().exit_code(None)
     }
@@ -177,6 +202,7 @@ mod tests {
         assert_eq!(Error::before_run("x").exit_code(), exit::LAUNCH_FAILED);
         assert_eq!(Error::busy("x").exit_code(), exit::BUSY);
         assert_eq!(Error::after_launch("x").exit_code(), exit::LOST_TRACK);
+        assert_eq!(Error::write("x").exit_code(), exit::WRITE_FAILED);
     }
 
     fn service_error(status: u16, code: &str) -> Error {
@@ -203,8 +229,19 @@ mod tests {
             "ecs:DescribeTasks failed: ThrottlingException: from AWS"
         );
         assert!(e.hint.unwrap().contains("throttling"));
-        assert!(service_error(503, "ServiceUnavailable").transient);
+        let e = service_error(503, "ServiceUnavailable");
+        assert!(e.transient);
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("AWS answered HTTP 503 (its own error) after the SDK's retries: retry later")
+        );
         assert!(service_error(500, "InternalFailure").transient);
+        assert!(
+            service_error(400, "ConflictException")
+                .hint
+                .unwrap()
+                .contains("new --client-token")
+        );
         // a code that merely contains "Throttling" is not throttling
         assert!(!service_error(400, "NotThrottlingButBroken").transient);
     }

@@ -7,6 +7,8 @@
 pub const SUCCESS: i32 = 0;
 /// Bad command line or input (clap uses 2 as well).
 pub const USAGE: i32 = 2;
+/// `render`: a file could not be written (disk full, permissions); no file was replaced.
+pub const WRITE_FAILED: i32 = 119;
 /// `gate`: the migration ran, but its verdict could not be handed to the deployment
 /// (ContinueServiceDeployment refused, or the hook had expired); the hook's timeout action
 /// decides the deployment.
@@ -31,8 +33,9 @@ pub const INTERRUPTED: i32 = 130;
 #[cfg(test)]
 /// Codes ecs-migrate itself uses; a container exiting with one of them is indistinguishable,
 /// which is why the JSON report carries `outcome` as well.
-pub const RESERVED: [i32; 9] = [
+pub const RESERVED: [i32; 10] = [
     USAGE,
+    WRITE_FAILED,
     HOOK_FAILED,
     BUSY,
     NO_EXIT_CODE,
@@ -49,6 +52,7 @@ Exit codes:
   0        the migration container exited 0
   1-255    the migration container's own exit code, passed through
   2        usage error (bad flags or input); nothing was changed in AWS
+  119      render: a file could not be written (disk full, permissions); none was replaced
   120      gate: the migration ran, but the deployment did not take its verdict (the hook decides)
   121      another migration of this family is running (its task ARN is printed); ours did not run
   122      the container started but the task ended without an exit code (Spot or host loss)
@@ -110,6 +114,7 @@ mod tests {
         let doc = include_str!("../docs/exit-codes.md");
         for o in [
             Outcome::UsageError,
+            Outcome::WriteFailed,
             Outcome::HookFailed,
             Outcome::Busy,
             Outcome::NoExitCode,

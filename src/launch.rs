@@ -17,6 +17,14 @@ pub fn started_by(family: &str) -> String {
     s
 }
 
+/// `ecs-migrate-ro/<family>`: a read-only command's tasks, which the claim never lists (the
+/// prefix differs, so truncation cannot make the two equal).
+pub fn started_by_read_only(family: &str) -> String {
+    let mut s = format!("ecs-migrate-ro/{family}");
+    s.truncate(STARTED_BY_MAX);
+    s
+}
+
 pub struct RunTaskInput<'a> {
     pub cluster: Option<&'a str>,
     pub task_definition: &'a str,
@@ -25,6 +33,8 @@ pub struct RunTaskInput<'a> {
     pub placement: &'a Placement,
     pub started_by: &'a str,
     pub tags: &'a [(String, String)],
+    /// Who launches (`identity::caller`), tagged so that a busy error can name them.
+    pub caller: &'a str,
     pub client_token: &'a str,
 }
 
@@ -46,7 +56,10 @@ pub fn request(input: &RunTaskInput<'_>) -> Value {
     for (k, v) in &input.placement.members {
         req[k] = v.clone();
     }
-    let mut tags = vec![json!({"key": "ecs-migrate:container", "value": input.container})];
+    let mut tags = vec![
+        json!({"key": "ecs-migrate:container", "value": input.container}),
+        json!({"key": crate::identity::STARTED_BY_TAG, "value": input.caller}),
+    ];
     if let Some(p) = &input.overrides.preset {
         tags.push(json!({"key": "ecs-migrate:preset", "value": p}));
     }
@@ -141,6 +154,7 @@ mod tests {
             placement: &placement,
             started_by: &started_by("ass-task-def-staging-migrate"),
             tags: &[("team".into(), "web".into())],
+            caller: "codebuild:migrate:1",
             client_token: "exec-1",
         });
         assert_eq!(req["startedBy"], "ecs-migrate/ass-task-def-staging-migrate");
@@ -150,8 +164,18 @@ mod tests {
         );
         assert_eq!(req["launchType"], "FARGATE");
         assert_eq!(req["clientToken"], "exec-1");
-        assert_eq!(req["tags"].as_array().unwrap().len(), 3);
+        assert_eq!(req["tags"].as_array().unwrap().len(), 4);
+        assert_eq!(
+            req["tags"][1],
+            json!({"key": "ecs-migrate:started-by", "value": "codebuild:migrate:1"})
+        );
         assert_eq!(started_by(&"f".repeat(300)).len(), STARTED_BY_MAX);
+        let (rw, ro) = (
+            started_by(&"f".repeat(300)),
+            started_by_read_only(&"f".repeat(300)),
+        );
+        assert_eq!(ro.len(), STARTED_BY_MAX);
+        assert_ne!(rw, ro, "a read-only run is never listed as a claimant");
         let token = new_client_token();
         assert!(token.len() <= 64 && token.is_ascii());
         assert_ne!(token, new_client_token());

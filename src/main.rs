@@ -9,6 +9,8 @@ mod exit;
 mod follow;
 mod gate;
 mod guard;
+mod iam;
+mod identity;
 mod image;
 mod launch;
 mod network;
@@ -35,7 +37,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, GateArgs, OutputFormat, RunArgs};
+use crate::cli::{Cli, Command, GateArgs, MigrationArgs, OutputFormat, RunArgs};
 use crate::outcome::Outcome;
 use crate::output::Output;
 use crate::report::Report;
@@ -106,9 +108,10 @@ fn exit_now() -> ! {
 }
 
 /// `--output json` / `--output=json` / ECS_MIGRATE_OUTPUT=json, read before parsing, so that
-/// even a usage error answers with a JSON document.
+/// even a usage error answers with a JSON document. Only ecs-migrate's own flags count: what
+/// follows `--` is the container's command.
 fn wants_json() -> bool {
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<String> = std::env::args().take_while(|a| a != "--").collect();
     let flag = args
         .windows(2)
         .any(|w| w[0] == "--output" && w[1] == "json")
@@ -116,9 +119,21 @@ fn wants_json() -> bool {
     flag || std::env::var("ECS_MIGRATE_OUTPUT").is_ok_and(|v| v == "json")
 }
 
+/// The subcommand named on the command line (before parsing, for the usage-error document).
+fn subcommand() -> Option<String> {
+    std::env::args().nth(1)
+}
+
 /// On the paths that end without a run's report: the JSON document, when one was asked for.
 fn json_result(outcome: Outcome, error: &str) {
-    if JSON.load(Ordering::Relaxed) {
+    if JSON.load(Ordering::Relaxed) && subcommand().as_deref() == Some("render") {
+        let rendered = render::Rendered {
+            outcome: Some(outcome),
+            error: Some(error.to_string()),
+            ..Default::default()
+        };
+        Output::new(OutputFormat::Json).json(&rendered.to_json());
+    } else if JSON.load(Ordering::Relaxed) {
         let report = Report {
             outcome: Some(outcome),
             error: Some(error.to_string()),
@@ -133,39 +148,60 @@ async fn async_main(cli: Cli) -> i32 {
     match cli.command {
         Command::Run(args) => run_command(&args).await,
         Command::Gate(args) => gate_command(&args).await,
-        Command::Render(args) => {
-            let out = Output::new(OutputFormat::Text);
-            match render::command(&args, &out).await {
-                Ok(()) => exit::SUCCESS,
-                Err(e) => {
-                    out.error(&e);
-                    e.exit_code()
-                }
+        Command::Render(args) => render_command(&args).await,
+        Command::IamPolicy(args) => match config::iam_plan(&args) {
+            Ok((commands, scope)) => {
+                Output::new(OutputFormat::Json).json(&iam::policy(&commands, &scope));
+                exit::SUCCESS
             }
-        }
+            Err(e) => {
+                Output::new(OutputFormat::Text).error_line(&e);
+                e.outcome().exit_code(None)
+            }
+        },
     }
 }
 
+async fn render_command(args: &cli::RenderArgs) -> i32 {
+    let out = Output::new(args.output);
+    let rendered = match config::render_plan(args) {
+        Ok(plan) => render::command(&plan, &args.aws, &out).await,
+        Err(e) => render::Rendered {
+            outcome: Some(e.outcome()),
+            error: Some(e.to_string()),
+            ..Default::default()
+        },
+    };
+    if let Some(e) = &rendered.error {
+        out.error_line(e);
+    }
+    if args.output == OutputFormat::Json {
+        out.json(&rendered.to_json());
+    }
+    rendered.process_exit_code()
+}
+
 async fn run_command(args: &RunArgs) -> i32 {
-    let out = output_for(args);
+    let out = output_for(&args.migration);
     let ran = match config::run_plan(args).and_then(|plan| Ok((aborts_for(plan.timeout)?, plan))) {
         Err(e) => failed(e),
-        Ok((mut aborts, plan)) => run::run(&plan, &args.aws, &out, &mut aborts).await,
+        Ok((mut aborts, plan)) => run::run(&plan, &args.migration.aws, &out, &mut aborts).await,
     };
     finish(&out, ran)
 }
 
 async fn gate_command(args: &GateArgs) -> i32 {
-    let out = output_for(&args.run);
-    let ran =
-        match config::gate_plan(args).and_then(|plan| Ok((aborts_for(plan.run.timeout)?, plan))) {
-            Err(e) => failed(e),
-            Ok((mut aborts, plan)) => gate::gate(&plan, &args.run.aws, &out, &mut aborts).await,
-        };
+    let out = output_for(&args.migration);
+    let ran = match config::gate_plan(args)
+        .and_then(|plan| Ok((aborts_for(plan.run.timeout)?, plan)))
+    {
+        Err(e) => failed(e),
+        Ok((mut aborts, plan)) => gate::gate(&plan, &args.migration.aws, &out, &mut aborts).await,
+    };
     finish(&out, ran)
 }
 
-fn output_for(args: &RunArgs) -> Output {
+fn output_for(args: &MigrationArgs) -> Output {
     let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     Output::new(args.output).with_logs(args.raw_logs, github_actions)
 }
@@ -174,10 +210,10 @@ fn output_for(args: &RunArgs) -> Output {
 fn aborts_for(timeout: Option<std::time::Duration>) -> error::Result<Aborts> {
     let rx = signals::listen(exit_now)
         .map_err(|e| error::Error::before_run(format!("cannot install signal handlers: {e}")))?;
-    Ok(Aborts::new(
-        rx,
-        timeout.map(|t| tokio::time::Instant::now() + t),
-    ))
+    let label = timeout
+        .map(|t| format!("--timeout {}", humantime::format_duration(t)))
+        .unwrap_or_default();
+    Ok(Aborts::new(rx, timeout.map(|t| tokio::time::Instant::now() + t)).labelled(label))
 }
 
 fn finish(out: &Output, ran: Ran) -> i32 {

@@ -70,7 +70,30 @@ pub async fn resolve_service(
                 .with_hint("name a live service, or use --task-definition"),
         );
     }
-    Ok(context_of(svc))
+    let ctx = context_of(svc);
+    let controller = svc
+        .deployment_controller()
+        .map(|c| c.r#type().as_str())
+        .unwrap_or("ECS");
+    if controller != "ECS" && !svc.task_sets().is_empty() && ctx.task_set.is_none() {
+        let sets: Vec<String> = svc
+            .task_sets()
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} {}",
+                    t.id().unwrap_or("?"),
+                    t.status().unwrap_or("no status")
+                )
+            })
+            .collect();
+        return Err(Error::before_run(format!(
+            "service {service} ({controller} controller) has no PRIMARY task set ({}): a deployment is in flight, so what it runs is not settled",
+            sets.join(", ")
+        ))
+        .with_hint("wait for the deployment to finish (or stop it), then rerun"));
+    }
+    Ok(ctx)
 }
 
 /// Pure: the context of a described service.

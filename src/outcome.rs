@@ -21,9 +21,47 @@ pub enum Outcome {
     UsageError,
     /// `gate`: the migration's verdict did not reach the deployment.
     HookFailed,
+    /// `render`: its files could not be written; none was replaced.
+    WriteFailed,
 }
 
 impl Outcome {
+    /// Every outcome, in the order of `Outcome::index` (pinned by an exhaustive match).
+    #[cfg(test)]
+    pub const ALL: [Outcome; 12] = [
+        Outcome::Succeeded,
+        Outcome::Failed,
+        Outcome::NotStarted,
+        Outcome::NoExitCode,
+        Outcome::TimedOut,
+        Outcome::Interrupted,
+        Outcome::Busy,
+        Outcome::LostTrack,
+        Outcome::LaunchFailed,
+        Outcome::UsageError,
+        Outcome::HookFailed,
+        Outcome::WriteFailed,
+    ];
+
+    /// Its place in `ALL`: a new variant does not compile until it is given one.
+    #[cfg(test)]
+    fn index(self) -> usize {
+        match self {
+            Outcome::Succeeded => 0,
+            Outcome::Failed => 1,
+            Outcome::NotStarted => 2,
+            Outcome::NoExitCode => 3,
+            Outcome::TimedOut => 4,
+            Outcome::Interrupted => 5,
+            Outcome::Busy => 6,
+            Outcome::LostTrack => 7,
+            Outcome::LaunchFailed => 8,
+            Outcome::UsageError => 9,
+            Outcome::HookFailed => 10,
+            Outcome::WriteFailed => 11,
+        }
+    }
+
     /// The process exit code; `container` is the target container's exit code, if any.
     pub fn exit_code(self, container: Option<i32>) -> i32 {
         match self {
@@ -42,6 +80,7 @@ impl Outcome {
             Outcome::LaunchFailed => exit::LAUNCH_FAILED,
             Outcome::UsageError => exit::USAGE,
             Outcome::HookFailed => exit::HOOK_FAILED,
+            Outcome::WriteFailed => exit::WRITE_FAILED,
         }
     }
 
@@ -58,6 +97,7 @@ impl Outcome {
             Outcome::LaunchFailed => "launch_failed",
             Outcome::UsageError => "usage_error",
             Outcome::HookFailed => "hook_failed",
+            Outcome::WriteFailed => "write_failed",
         }
     }
 }
@@ -127,18 +167,14 @@ pub fn rails_version<'a>(line: &'a str, word: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
 
-    const ALL: [Outcome; 10] = [
-        Outcome::Succeeded,
-        Outcome::Failed,
-        Outcome::NotStarted,
-        Outcome::NoExitCode,
-        Outcome::TimedOut,
-        Outcome::Interrupted,
-        Outcome::Busy,
-        Outcome::LostTrack,
-        Outcome::LaunchFailed,
-        Outcome::UsageError,
-    ];
+    const ALL: [Outcome; 12] = Outcome::ALL;
+
+    #[test]
+    fn all_lists_every_outcome_once() {
+        for (i, o) in ALL.iter().enumerate() {
+            assert_eq!(o.index(), i, "{o:?}");
+        }
+    }
 
     fn stopped(code: Option<i32>, started: bool) -> StoppedTask {
         StoppedTask {

@@ -8,7 +8,6 @@ use std::io::Write;
 use serde_json::Value;
 
 use crate::cli::OutputFormat;
-use crate::error::Error;
 use crate::report::Report;
 use crate::sanitize;
 
@@ -89,7 +88,8 @@ impl Output {
         let _ = writeln!(std::io::stderr().lock(), "ecs-migrate: warning: {msg}");
     }
 
-    pub fn error(&self, err: &Error) {
+    /// One error line on stderr.
+    pub fn error_line(&self, err: impl Display) {
         let _ = writeln!(std::io::stderr().lock(), "ecs-migrate: error: {err}");
     }
 

@@ -36,6 +36,10 @@ pub struct Preset {
     pub memory_reservation: Option<i32>,
     pub task_cpu: Option<String>,
     pub task_memory: Option<String>,
+    /// The command changes nothing (`status`): its runs neither take nor contest the family's
+    /// claim, so they never block a migration and are never blocked by one.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// What the target container runs, fully resolved.
@@ -49,6 +53,8 @@ pub struct Overrides {
     pub memory_reservation: Option<i32>,
     pub task_cpu: Option<String>,
     pub task_memory: Option<String>,
+    /// A read-only preset's own command (`-- ARGV` is never read-only).
+    pub read_only: bool,
 }
 
 /// Every preset: the built-in ones, then those in `dir` (which win on a name clash).
@@ -82,7 +88,7 @@ pub fn catalogue(dir: Option<&Path>) -> Result<BTreeMap<String, Preset>> {
 pub(crate) fn parse_preset(name: &str, text: &str) -> Result<Preset> {
     let preset: Preset = serde_json::from_str(text).map_err(|e| {
         Error::usage(format!("preset '{name}' is not valid: {e}"))
-            .with_hint("a preset has \"command\": [argv…] and optional environment, cpu, memory, memoryReservation, taskCpu, taskMemory")
+            .with_hint("a preset has \"command\": [argv…] and optional environment, cpu, memory, memoryReservation, taskCpu, taskMemory, readOnly")
     })?;
     if preset.command.is_empty() {
         return Err(Error::usage(format!(
@@ -132,6 +138,7 @@ pub fn resolve(
         out.memory_reservation = p.memory_reservation;
         out.task_cpu = p.task_cpu.clone();
         out.task_memory = p.task_memory.clone();
+        out.read_only = p.read_only && argv.is_none();
     }
     if let Some(argv) = argv {
         if argv.is_empty() || argv[0].is_empty() {

@@ -86,6 +86,7 @@ pub fn plan_secrets(container: &Value, account: Option<&str>) -> Result<SecretPl
     let refuse = |name: &str, why: String| {
         Error::before_run(format!("preflight: secret {name}: {why}"))
             .with_hint("fix the task definition's secrets; nothing was launched")
+            .blaming_release()
     };
     for s in secrets {
         let name = s["name"].as_str().unwrap_or("(unnamed)");
@@ -105,6 +106,40 @@ pub fn plan_secrets(container: &Value, account: Option<&str>) -> Result<SecretPl
             }
             SecretRef::Ssm { id, region, .. } => plan.ssm.entry(region).or_default().push(id),
             SecretRef::SecretsManager(sm) => plan.secrets_manager.push((name.to_string(), sm)),
+        }
+    }
+    Ok(plan)
+}
+
+/// Pure: the secrets of every container of a task definition, plus each private image's
+/// `repositoryCredentials` secret (a Secrets Manager ARN ECS reads before pulling).
+pub fn plan_task_secrets(task_definition: &Value, account: Option<&str>) -> Result<SecretPlan> {
+    let mut plan = SecretPlan::default();
+    let containers = task_definition["containerDefinitions"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    for c in containers {
+        let one = plan_secrets(c, account)?;
+        for (region, names) in one.ssm {
+            plan.ssm.entry(region).or_default().extend(names);
+        }
+        plan.secrets_manager.extend(one.secrets_manager);
+        if let Some(from) = c["repositoryCredentials"]["credentialsParameter"].as_str() {
+            let name = format!(
+                "registry credentials of {}",
+                c["name"].as_str().unwrap_or("(unnamed)")
+            );
+            match secret_ref::parse(from) {
+                Ok(SecretRef::SecretsManager(sm)) => plan.secrets_manager.push((name, sm)),
+                Ok(SecretRef::Ssm { .. }) | Err(_) => {
+                    return Err(Error::before_run(format!(
+                        "preflight: the {name} ({from}) is not a Secrets Manager secret ARN"
+                    ))
+                    .with_hint("repositoryCredentials.credentialsParameter takes the ARN of a Secrets Manager secret; nothing was launched")
+                    .blaming_release());
+                }
+            }
         }
     }
     Ok(plan)
@@ -159,7 +194,8 @@ pub async fn check_secrets(clients: &Clients, plan: &SecretPlan) -> Result<Secre
             missing.len(),
             missing.join("; ")
         ))
-        .with_hint("create them or fix the task definition's secrets; nothing was launched"));
+        .with_hint("create them or fix the task definition's secrets; nothing was launched")
+        .blaming_release());
     }
     Ok(SecretsChecked {
         ssm_parameters: ssm_found,

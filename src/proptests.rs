@@ -175,8 +175,9 @@ proptest! {
         let Ok(described) = Described::from_json(doc) else { return Ok(()) };
         for name in described.container_names() {
             let image = ImageRef::parse("rails:v2").unwrap();
-            let Ok(desired) = taskdef::derive_migration(&described, name, Some(&image), "app-migrate")
+            let Ok(derived) = taskdef::derive_migration(&described, name, Some(&image), "app-migrate", taskdef::Sidecars::Drop)
             else { continue };
+            let desired = derived.task_definition;
             let containers = desired["containerDefinitions"].as_array().unwrap();
             prop_assert_eq!(containers.len(), 1);
             prop_assert_eq!(&containers[0]["essential"], &json!(true));

@@ -8,25 +8,61 @@
 
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::aws::Clients;
-use crate::cli::{RenderArgs, RenderFormat};
-use crate::config::{self, Source};
+use crate::cli::AwsArgs;
+use crate::config::{APPSPEC_HOOKS as HOOKS, Artifacts as Format, RenderPlan, Source};
 use crate::error::{Error, Result};
+use crate::exit;
+use crate::outcome::Outcome;
 use crate::output::Output;
 use crate::pin;
 use crate::resolve;
 use crate::taskdef::Described;
 
-/// AppSpec lifecycle hooks for ECS, in the order CodeDeploy runs them.
-pub const HOOKS: [&str; 5] = [
-    "BeforeInstall",
-    "AfterInstall",
-    "AfterAllowTestTraffic",
-    "BeforeAllowTraffic",
-    "AfterAllowTraffic",
-];
+/// What `render` did: the text summary's facts and the `--output json` document.
+#[derive(Debug, Default, Serialize)]
+pub struct Rendered {
+    pub outcome: Option<Outcome>,
+    pub format: &'static str,
+    pub out_dir: String,
+    /// The files written (all or none).
+    pub files: Vec<String>,
+    pub service: Option<String>,
+    /// The task definition the artifacts were rendered from.
+    pub source_task_definition: Option<String>,
+    pub container: Option<String>,
+    /// The target container's image in the artifacts (`<IMAGE1_NAME>` or the new image).
+    pub image: Option<String>,
+    /// appspec.yaml's load balancer: `nginx:80`.
+    pub load_balancer: Option<String>,
+    /// Other containers pinned to their digests (`--pin-images`): `nginx=…@sha256:…`.
+    pub pinned: Vec<String>,
+    pub warnings: Vec<String>,
+    pub error: Option<String>,
+}
+
+impl Rendered {
+    pub fn process_exit_code(&self) -> i32 {
+        self.outcome
+            .map_or(exit::LAUNCH_FAILED, |o| o.exit_code(None))
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(m) = v.as_object_mut() {
+            m.insert("process_exit_code".into(), self.process_exit_code().into());
+        }
+        v
+    }
+
+    fn warn(&mut self, out: &Output, w: String) {
+        out.warn(&w);
+        self.warnings.push(w);
+    }
+}
 
 /// What the target container's image becomes in taskdef.json.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,40 +184,35 @@ fn appspec(spec: &AppSpec) -> String {
     y
 }
 
-fn hooks(items: &[String]) -> Result<Vec<(String, String)>> {
-    let pairs = config::pairs("--hook", items)?;
-    for (hook, function) in &pairs {
-        if !HOOKS.contains(&hook.as_str()) {
-            return Err(Error::usage(format!("--hook {hook}: unknown AppSpec hook"))
-                .with_hint(format!("hooks: {}", HOOKS.join(", "))));
-        }
-        let ok = !function.is_empty()
-            && function
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c));
-        if !ok {
-            return Err(Error::usage(format!(
-                "--hook {hook}={function}: not a Lambda function name or ARN"
-            )));
+/// `render`: reads the live service (or a task definition), writes the artifacts, and says
+/// what it did. Its files are all written, or none is replaced.
+pub async fn command(plan: &RenderPlan, aws: &AwsArgs, out: &Output) -> Rendered {
+    let mut r = Rendered {
+        format: match plan.format {
+            Format::CodeDeploy => "codedeploy",
+            Format::ImageDefinitions => "imagedefinitions",
+        },
+        out_dir: plan.out.display().to_string(),
+        ..Default::default()
+    };
+    match steps(plan, aws, out, &mut r).await {
+        Ok(()) => r.outcome = Some(Outcome::Succeeded),
+        Err(e) => {
+            r.outcome = Some(e.outcome());
+            r.error = Some(e.to_string());
+            r.files.clear();
         }
     }
-    Ok(pairs)
+    r
 }
 
-pub async fn command(args: &RenderArgs, out: &Output) -> Result<()> {
-    let target = config::target(&args.target, false)?;
-    let hooks = hooks(&args.hooks)?;
-    let ph = &args.image_placeholder;
-    if ph.is_empty() || !ph.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(Error::usage(format!(
-            "--image-placeholder {ph:?}: use letters, digits and _ (e.g. IMAGE1_NAME)"
-        )));
-    }
+async fn steps(plan: &RenderPlan, aws: &AwsArgs, out: &Output, r: &mut Rendered) -> Result<()> {
+    let target = &plan.target;
     let offline = matches!(target.source, Source::File { .. });
     let clients = if offline {
         None
     } else {
-        Some(Clients::load(&args.aws).await?)
+        Some(Clients::load(aws).await?)
     };
     let resolved = resolve::resolve(
         clients.as_ref(),
@@ -190,43 +221,77 @@ pub async fn command(args: &RenderArgs, out: &Output) -> Result<()> {
         resolve::DuringDeployment::Allow,
     )
     .await?;
-    let described = &resolved.described;
-    let container = described.pick_container(target.container.as_deref())?;
-    if args.format == RenderFormat::Imagedefinitions {
-        return image_definitions(args, clients.as_ref(), described, &container, &target, out)
-            .await;
+    if let Some(ctx) = &resolved.service {
+        r.service = Some(ctx.service.clone());
+        r.source_task_definition = Some(ctx.task_definition.clone());
+        for w in &ctx.warnings {
+            r.warn(out, w.clone());
+        }
     }
-    let lb = match (&args.lb_container, args.lb_port) {
-        (Some(c), Some(p)) => (c.clone(), i32::from(p)),
-        _ => resolved
-            .service
-            .as_ref()
-            .and_then(|s| s.load_balancers.first().cloned())
-            .ok_or_else(|| {
+    let described = &resolved.described;
+    r.source_task_definition = r
+        .source_task_definition
+        .take()
+        .or_else(|| described.arn().map(String::from));
+    let container = described.pick_container(target.container.as_deref())?;
+    r.container = Some(container.clone());
+    if plan.format == Format::ImageDefinitions {
+        return image_definitions(plan, clients.as_ref(), described, &container, out, r).await;
+    }
+    let lb = match &plan.lb {
+        Some(lb) => lb.clone(),
+        None => {
+            let lbs = resolved
+                .service
+                .as_ref()
+                .map(|s| s.load_balancers.clone())
+                .unwrap_or_default();
+            let first = lbs.first().cloned().ok_or_else(|| {
                 Error::usage("no load balancer to put in appspec.yaml")
                     .with_hint("the service has none: pass --lb-container NAME --lb-port PORT")
-            })?,
+            })?;
+            if lbs.len() > 1 {
+                let all: Vec<String> = lbs.iter().map(|(c, p)| format!("{c}:{p}")).collect();
+                r.warn(
+                    out,
+                    format!(
+                        "the service has {} load balancer entries ({}); appspec.yaml takes the first, {}:{}: pass --lb-container/--lb-port to choose another",
+                        lbs.len(),
+                        all.join(", "),
+                        first.0,
+                        first.1
+                    ),
+                );
+            }
+            first
+        }
     };
+    r.load_balancer = Some(format!("{}:{}", lb.0, lb.1));
     let image = match &target.image {
         Some(i) => ImageValue::Literal(i.to_string()),
-        None => ImageValue::Placeholder(ph.clone()),
+        None => ImageValue::Placeholder(plan.placeholder.clone()),
     };
+    r.image = Some(match &image {
+        ImageValue::Placeholder(p) => format!("<{p}>"),
+        ImageValue::Literal(l) => l.clone(),
+    });
     for w in lint(described) {
-        out.warn(w);
+        r.warn(out, w);
     }
     let mut described = described.clone();
     let sidecars = pin::unpinned(&described.task_definition, &container);
-    if args.pin_images && !sidecars.is_empty() {
+    if plan.pin_images && !sidecars.is_empty() {
         let clients = clients
             .as_ref()
             .ok_or_else(|| Error::usage("--pin-images needs AWS access (ECR BatchGetImage)"))?;
         for (name, image) in pin::resolve(clients, &sidecars).await? {
             out.progress(format!("pinned container '{name}' to {image}"));
+            r.pinned.push(format!("{name}={image}"));
             described.set_image(&name, &image);
         }
     } else {
         for s in &sidecars {
-            out.warn(format!(
+            r.warn(out, format!(
                 "container '{}' runs {}, a mutable tag: the deploy is not pinned to what was tested; pass --pin-images to pin it to its digest",
                 s.container, s.image
             ));
@@ -234,37 +299,38 @@ pub async fn command(args: &RenderArgs, out: &Output) -> Result<()> {
     }
     let spec = AppSpec {
         lb: lb.clone(),
-        hooks,
+        hooks: plan.hooks.clone(),
         platform_version: resolved
             .service
             .as_ref()
             .and_then(|s| s.platform_version.clone()),
     };
     let artifacts = render(&described, &container, &image, &spec)?;
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| Error::usage(format!("cannot create {}: {e}", args.out.display())))?;
-    write(&args.out.join("taskdef.json"), &artifacts.taskdef_json)?;
-    write(&args.out.join("appspec.yaml"), &artifacts.appspec_yaml)?;
-    if let Some(detail) = &args.target.image_detail {
-        let dest = args.out.join("imageDetail.json");
+    let mut files = vec![
+        ("taskdef.json".to_string(), artifacts.taskdef_json),
+        ("appspec.yaml".to_string(), artifacts.appspec_yaml),
+    ];
+    if let Some(detail) = &plan.image_detail {
+        let dest = plan.out.join("imageDetail.json");
         if std::fs::canonicalize(detail).ok() != std::fs::canonicalize(&dest).ok() {
-            std::fs::copy(detail, &dest)
-                .map_err(|e| Error::usage(format!("cannot copy {}: {e}", detail.display())))?;
+            let text = std::fs::read_to_string(detail)
+                .map_err(|e| Error::usage(format!("cannot read {}: {e}", detail.display())))?;
+            files.push(("imageDetail.json".to_string(), text));
         }
     }
-    let from = resolved
-        .service
-        .as_ref()
-        .map(|s| format!("service {} ({})", s.service, s.task_definition));
+    r.files = write_all(&plan.out, &files)?;
     out.progress(format!(
         "rendered {} from {}: image of '{container}' = {}, load balancer {}:{}",
-        args.out.display(),
-        from.or_else(|| described.arn().map(String::from))
+        plan.out.display(),
+        r.service
+            .as_ref()
+            .map(|s| format!(
+                "service {s} ({})",
+                r.source_task_definition.as_deref().unwrap_or("?")
+            ))
+            .or_else(|| described.arn().map(String::from))
             .unwrap_or_else(|| described.family().to_string()),
-        match &image {
-            ImageValue::Placeholder(p) => format!("<{p}>"),
-            ImageValue::Literal(l) => l.clone(),
-        },
+        r.image.as_deref().unwrap_or_default(),
         lb.0,
         lb.1
     ));
@@ -274,42 +340,48 @@ pub async fn command(args: &RenderArgs, out: &Output) -> Result<()> {
 /// `--format imagedefinitions`: the target container's new image (and, with --pin-images, the
 /// sidecars pinned to their digests) for CodePipeline's ECS (standard) deploy action.
 async fn image_definitions(
-    args: &RenderArgs,
+    plan: &RenderPlan,
     clients: Option<&Clients>,
     described: &Described,
     container: &str,
-    target: &config::Target,
     out: &Output,
+    r: &mut Rendered,
 ) -> Result<()> {
-    let image = target.image.as_ref().ok_or_else(|| {
+    let image = plan.target.image.as_ref().ok_or_else(|| {
         Error::usage("--format imagedefinitions needs the new image")
             .with_hint("pass --image or --image-detail")
     })?;
+    r.image = Some(image.to_string());
     let mut images = vec![(container.to_string(), image.to_string())];
     let sidecars = pin::unpinned(&described.task_definition, container);
     match clients {
-        Some(c) if args.pin_images => images.extend(pin::resolve(c, &sidecars).await?),
-        None if args.pin_images => {
+        Some(c) if plan.pin_images => {
+            let pinned = pin::resolve(c, &sidecars).await?;
+            r.pinned = pinned.iter().map(|(n, i)| format!("{n}={i}")).collect();
+            images.extend(pinned);
+        }
+        None if plan.pin_images => {
             return Err(Error::usage(
                 "--pin-images needs AWS access (ECR BatchGetImage)",
             ));
         }
         _ => {
             for s in &sidecars {
-                out.warn(format!(
-                    "container '{}' keeps {}, a mutable tag; pass --pin-images to pin it",
-                    s.container, s.image
-                ));
+                r.warn(
+                    out,
+                    format!(
+                        "container '{}' keeps {}, a mutable tag; pass --pin-images to pin it",
+                        s.container, s.image
+                    ),
+                );
             }
         }
     }
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| Error::usage(format!("cannot create {}: {e}", args.out.display())))?;
-    let path = args.out.join("imagedefinitions.json");
-    write(&path, &imagedefinitions_json(&images))?;
+    let name = "imagedefinitions.json".to_string();
+    r.files = write_all(&plan.out, &[(name, imagedefinitions_json(&images))])?;
     out.progress(format!(
         "rendered {}: {}",
-        path.display(),
+        plan.out.join("imagedefinitions.json").display(),
         images
             .iter()
             .map(|(c, i)| format!("{c}={i}"))
@@ -349,9 +421,49 @@ pub fn lint(described: &Described) -> Vec<String> {
     warnings
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text)
-        .map_err(|e| Error::usage(format!("cannot write {}: {e}", path.display())))
+/// Writes every file, or replaces none: each is written to a temporary name in `dir`, and
+/// only when all were written are they renamed over the old ones. Returns their paths.
+pub fn write_all(dir: &Path, files: &[(String, String)]) -> Result<Vec<String>> {
+    let failed = |what: &str, path: &Path, e: std::io::Error| {
+        Error::write(format!("cannot {what} {}: {e}", path.display()))
+            .with_hint("free space or fix the permissions of --out; no file was replaced")
+    };
+    std::fs::create_dir_all(dir).map_err(|e| failed("create", dir, e))?;
+    for (name, _) in files {
+        let path = dir.join(name);
+        if path.is_dir() {
+            return Err(Error::write(format!(
+                "cannot write {}: it is a directory",
+                path.display()
+            ))
+            .with_hint("remove it, or choose another --out; no file was replaced"));
+        }
+    }
+    let mut temps = vec![];
+    let cleanup = |temps: &[std::path::PathBuf]| {
+        for t in temps {
+            let _ = std::fs::remove_file(t);
+        }
+    };
+    for (name, text) in files {
+        let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        if let Err(e) = std::fs::write(&temp, text) {
+            temps.push(temp.clone());
+            cleanup(&temps);
+            return Err(failed("write", &temp, e));
+        }
+        temps.push(temp);
+    }
+    let mut written = vec![];
+    for ((name, _), temp) in files.iter().zip(&temps) {
+        let path = dir.join(name);
+        if let Err(e) = std::fs::rename(temp, &path) {
+            cleanup(&temps);
+            return Err(failed("replace", &path, e));
+        }
+        written.push(path.display().to_string());
+    }
+    Ok(written)
 }
 
 #[cfg(test)]
@@ -491,7 +603,32 @@ mod tests {
             )
             .is_err()
         );
-        assert!(hooks(&["Bogus=fn".into()]).is_err());
-        assert!(hooks(&["BeforeInstall=bad name".into()]).is_err());
+    }
+
+    #[test]
+    fn files_are_all_written_or_none_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("taskdef.json"), "old").unwrap();
+        std::fs::create_dir(dir.path().join("appspec.yaml")).unwrap();
+        let files = [
+            ("taskdef.json".to_string(), "new".to_string()),
+            ("appspec.yaml".to_string(), "new".to_string()),
+        ];
+        let e = write_all(dir.path(), &files).unwrap_err();
+        assert_eq!(e.exit_code(), crate::exit::WRITE_FAILED);
+        assert!(e.message.contains("is a directory"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("taskdef.json")).unwrap(),
+            "old"
+        );
+        std::fs::remove_dir(dir.path().join("appspec.yaml")).unwrap();
+        let written = write_all(dir.path(), &files).unwrap();
+        assert_eq!(written.len(), 2);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "no temporary file left: {left:?}");
     }
 }

@@ -24,7 +24,12 @@ pub struct Report {
     pub task_definition_arn: Option<String>,
     pub task_definition_registered: bool,
     pub cluster: String,
+    /// The service the migration's task definition and network came from.
+    pub service: Option<String>,
+    pub region: Option<String>,
     pub container: String,
+    /// The containers the target depends on, kept beside it (`pgbouncer (HEALTHY)`).
+    pub sidecars: Vec<String>,
     pub image: Option<String>,
     pub preset: Option<String>,
     pub command: Vec<String>,
@@ -52,20 +57,29 @@ pub struct Report {
     pub stop_command: Option<String>,
     /// `gate`: the deployment, its hook and what the gate answered.
     pub gate: Option<GateReport>,
+    /// The failure is the release's own (its task definition names a missing secret): a gate
+    /// rolls back for it, and leaves the hook for any other failure.
+    #[serde(skip)]
+    pub release_defect: bool,
 }
 
 /// `gate`'s part of the result.
 #[derive(Debug, Clone, Serialize, Default, PartialEq)]
 pub struct GateReport {
-    pub service_deployment_arn: String,
-    pub hook_id: String,
+    /// None until a deployment reached the hook.
+    pub service_deployment_arn: Option<String>,
+    pub hook_id: Option<String>,
     pub stage: String,
     pub hook_expires_at: Option<String>,
     /// What ECS does when the hook expires unanswered.
     pub timeout_action: Option<String>,
     pub target_service_revision: Option<String>,
-    /// CONTINUE or ROLLBACK as sent; None when the hook was left to its timeout action.
+    /// CONTINUE or ROLLBACK as ECS took it; None when the hook was left (or the answer refused).
     pub action: Option<String>,
+    /// The answer the gate sent, taken or not (`hook_failed` when it was refused).
+    pub attempted_action: Option<String>,
+    /// Why the gate answered what it did, or why it left the hook.
+    pub reason: Option<String>,
 }
 
 /// ECS console page of a task.
@@ -107,6 +121,7 @@ impl Report {
     pub fn fail(&mut self, e: &Error) {
         self.outcome = Some(e.outcome());
         self.error = Some(e.to_string());
+        self.release_defect = e.release_defect;
     }
 
     /// The `--output json` document.
@@ -166,20 +181,33 @@ impl Report {
             } else {
                 ", may be incomplete"
             };
-            out.push(format!("logs: {u} ({} lines{partial})", self.log_lines));
+            let lines = match self.log_lines {
+                1 => "1 line".to_string(),
+                n => format!("{n} lines"),
+            };
+            out.push(format!("logs: {u} ({lines}{partial})"));
         }
         if let Some(g) = &self.gate {
-            let answered = match &g.action {
-                Some(a) => format!("answered {a}"),
-                None => format!(
-                    "not answered: its timeout action ({}) applies",
+            let answered = match (&g.action, &g.attempted_action) {
+                (Some(a), _) => format!("answered {a}"),
+                (None, Some(a)) => format!("{a} was refused"),
+                (None, None) => format!(
+                    "not answered: a rerun of the gate or its timeout action ({}) decides",
                     g.timeout_action.as_deref().unwrap_or("unknown")
                 ),
             };
-            out.push(format!(
-                "deployment: {} hook {} at {}: {answered}",
-                g.service_deployment_arn, g.hook_id, g.stage
-            ));
+            let why = g
+                .reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            match (&g.service_deployment_arn, &g.hook_id) {
+                (Some(d), Some(h)) => out.push(format!(
+                    "deployment: {d} hook {h} at {}: {answered}{why}",
+                    g.stage
+                )),
+                _ => out.push(format!("deployment: none reached the {} hook", g.stage)),
+            }
         }
         if let Some(c) = &self.stop_command {
             out.push(format!("the task may still be running; stop it with: {c}"));

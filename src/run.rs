@@ -5,13 +5,14 @@
 use serde_json::{Value, json};
 
 use crate::aws::Clients;
-use crate::cli::{AwsArgs, OnAbort};
+use crate::cli::AwsArgs;
 use crate::config::{RunPlan, Source};
 use crate::error::{Error, Result};
-use crate::follow::machine::Settings;
-use crate::follow::seam::Sdk;
+use crate::follow::machine::{OnAbort, Settings};
+use crate::follow::seam::{Sdk, TaskApi, TaskView};
 use crate::follow::{self, Followed};
 use crate::guard;
+use crate::identity::Migration;
 use crate::launch::{self, RunTaskInput};
 use crate::network::{self, Placement};
 use crate::outcome::{self, Abort, Ending, Outcome, rails_version};
@@ -36,16 +37,28 @@ pub(crate) enum Done {
     Reported,
 }
 
-/// Everything known once the migration task definition is registered: ready to launch.
-struct Prepared {
+/// What the migration runs in and how it is followed, once prepared.
+struct Ready {
     clients: Clients,
     cluster: String,
     container: String,
+    /// The `startedBy` of the family (read-only runs have their own, outside the claim).
     started_by: String,
-    request: Value,
+    /// Whether this run takes the family's claim (not read-only, not `--allow-concurrent`).
+    claims: bool,
     log_target: Option<LogTarget>,
-    /// A migration of the family already running (found by the preflight).
-    running: Option<String>,
+    /// What we run, to tell the same migration from another one.
+    ours: Migration,
+}
+
+/// How the preparation (steps 1-4) ended.
+enum Prepared {
+    /// `--dry-run`: the plan was printed.
+    DryRun,
+    /// A migration of the family is already running: nothing was registered.
+    Busy { ready: Ready, running: String },
+    /// Registered and ready to launch with this RunTask request.
+    Launch { ready: Ready, request: Value },
 }
 
 /// Where a migration's source comes from.
@@ -62,7 +75,17 @@ pub async fn run(plan: &RunPlan, aws: &AwsArgs, out: &Output, aborts: &mut Abort
 
 /// The migration from `start` on: prepare, launch, follow, verdict.
 pub async fn run_from(plan: &RunPlan, start: Start<'_>, out: &Output, aborts: &mut Aborts) -> Ran {
-    let mut report = Report::default();
+    let mut report = Report {
+        cluster: plan.target.cluster.clone().unwrap_or_default(),
+        image: plan.target.image.as_ref().map(ToString::to_string),
+        preset: plan.overrides.preset.clone(),
+        command: plan.overrides.command.clone(),
+        service: match &plan.target.source {
+            Source::Service { service } => Some(service.clone()),
+            _ => None,
+        },
+        ..Default::default()
+    };
     match steps(plan, start, out, aborts, &mut report).await {
         Ok(Done::DryRun) => Ran::DryRun,
         Ok(Done::Reported) => Ran::Report(Box::new(report)),
@@ -83,50 +106,54 @@ async fn steps(
     // 1-4. Resolve, derive, preflight, register: nothing runs yet, so an abort simply ends.
     let prepared = match aborts.race(prepare(plan, start, out, report)).await {
         Ok(p) => p?,
-        Err(ev) => return Ok(not_launched(ev, out, report)),
+        Err(ev) => return Ok(not_launched(ev, aborts.label(), out, report)),
     };
-    let Some(p) = prepared else {
-        return Ok(Done::DryRun);
+    let (ready, request) = match prepared {
+        Prepared::DryRun => return Ok(Done::DryRun),
+        Prepared::Busy { ready, running } => {
+            return busy_or_attach(plan, &ready, &running, aborts, out, report).await;
+        }
+        Prepared::Launch { ready, request } => (ready, request),
     };
-    if let Some(arn) = &p.running {
-        return busy_or_attach(plan, &p, arn, aborts, out, report).await;
-    }
     if let Some(ev) = aborts.ready() {
-        return Ok(not_launched(ev, out, report));
+        return Ok(not_launched(ev, aborts.label(), out, report));
     }
 
     // 5. Launch (not raced: its answer is the ARN an abort needs; bounded by SDK timeouts)
-    let task_arn = launch_task(&p, out, report).await?;
+    let task_arn = launch_task(&ready, &request, out, report).await?;
     guard::launched(
-        &p.clients.ecs,
-        &p.cluster,
+        &ready.clients.ecs,
+        &ready.cluster,
         &task_arn,
         plan.on_abort.stops_task(),
     );
 
     // 6. Follow: claim, logs, abort, verdict
-    let followed = follow_task(plan, &p, &task_arn, true, aborts, out, report).await;
+    let followed = follow_task(plan, &ready, &task_arn, true, aborts, out, report).await;
     guard::clear();
     if let Some(winner) = followed.winner.clone() {
         report.other_task_arn = Some(winner.arn.clone());
-        if plan.attach {
-            out.progress(format!("attaching to {}", winner.arn));
-            return attach(plan, &p, &winner.arn, aborts, out, report).await;
+        if plan.attach && ready.ours.differences(&winner.migration).is_empty() {
+            out.progress(format!(
+                "attaching to {}, the same migration, which won the claim",
+                winner.arn
+            ));
+            return attach(plan, &ready, &winner, aborts, out, report).await;
         }
     }
 
     // 7. Verdict
-    verdict(&p, &task_arn, followed, out, report);
+    verdict(&ready, &task_arn, followed, out, report);
     Ok(Done::Reported)
 }
 
-/// Steps 1-4. Returns None for a dry run (whose plan was printed).
+/// Steps 1-4.
 async fn prepare(
     plan: &RunPlan,
     start: Start<'_>,
     out: &Output,
     report: &mut Report,
-) -> Result<Option<Prepared>> {
+) -> Result<Prepared> {
     let cluster = plan.target.cluster.as_deref();
     // 1. Resolve
     let (clients, resolved) = match start {
@@ -141,6 +168,7 @@ async fn prepare(
             } else {
                 Some(Clients::load(aws).await?)
             };
+            report.region = clients.as_ref().map(|c| c.region().to_string());
             let during = if plan.allow_during_deployment {
                 DuringDeployment::Allow
             } else {
@@ -150,7 +178,9 @@ async fn prepare(
             (clients, resolved)
         }
     };
+    report.region = clients.as_ref().map(|c| c.region().to_string());
     if let Some(ctx) = &resolved.service {
+        report.service = Some(ctx.service.clone());
         let from = match (&ctx.task_set, &ctx.revision) {
             (Some(t), _) => format!(" (PRIMARY task set {t})"),
             (None, Some(r)) => format!(" (service revision {})", r.rsplit('/').next().unwrap_or(r)),
@@ -172,7 +202,6 @@ async fn prepare(
     let described = &resolved.described;
     let container = described.pick_container(plan.target.container.as_deref())?;
     report.container = container.clone();
-    report.cluster = cluster.unwrap_or_default().to_string();
     plan.overrides.check_size(&container)?;
     let source_container = described.container(&container).cloned().unwrap_or_default();
     let image = plan
@@ -191,9 +220,7 @@ async fn prepare(
             ),
         );
     }
-    report.image = image;
-    report.preset = plan.overrides.preset.clone();
-    report.command = plan.overrides.command.clone();
+    report.image = image.clone();
 
     // 2. Derive
     let log_target = match preflight::log_target(&source_container) {
@@ -209,13 +236,34 @@ async fn prepare(
         Err(_) => None,
     };
     let family = taskdef::migration_family(described.family(), plan.migration_family.as_deref());
-    let desired =
-        taskdef::derive_migration(described, &container, plan.target.image.as_ref(), &family)?;
-    taskdef::check_fargate(&desired, plan.network.capacity_provider.is_some())?;
-    let secrets = preflight::plan_secrets(
-        &source_container,
-        described.arn().and_then(secret_ref::arn_account),
+    let derived = taskdef::derive_migration(
+        described,
+        &container,
+        plan.target.image.as_ref(),
+        &family,
+        plan.sidecars,
     )?;
+    let desired = derived.task_definition;
+    if !derived.sidecars.is_empty() {
+        out.progress(format!(
+            "keeping {} beside '{container}', which depends on them (non-essential; --without-sidecars runs '{container}' alone)",
+            derived.sidecars.join(", ")
+        ));
+    }
+    if !derived.dropped.is_empty() {
+        warn(
+            out,
+            report,
+            format!(
+                "--without-sidecars: '{container}' depends on {}, which the migration task leaves out; it may not reach what it needs",
+                derived.dropped.join(", ")
+            ),
+        );
+    }
+    report.sidecars = derived.sidecars;
+    taskdef::check_fargate(&desired, plan.network.capacity_provider.is_some())?;
+    let secrets =
+        preflight::plan_task_secrets(&desired, described.arn().and_then(secret_ref::arn_account))?;
     let options = &desired["containerDefinitions"][0]["logConfiguration"]["options"];
     if log_target.is_some() && options["mode"] != "blocking" {
         warn(
@@ -235,7 +283,15 @@ async fn prepare(
     for w in &placement.warnings {
         warn(out, report, w.clone());
     }
-    let started_by = launch::started_by(&family);
+    // A read-only command (`status`) neither takes nor contests the family's claim: it is
+    // launched under a startedBy of its own, which the claim never lists.
+    let read_only = plan.overrides.read_only;
+    let started_by = if read_only {
+        launch::started_by_read_only(&family)
+    } else {
+        launch::started_by(&family)
+    };
+    let claims = !read_only && !plan.allow_concurrent;
     let token = plan
         .client_token
         .clone()
@@ -256,7 +312,7 @@ async fn prepare(
     if plan.dry_run {
         let request = request_for(&family);
         out.json(&json!({ "taskDefinition": desired, "runTask": request }));
-        return Ok(None);
+        return Ok(Prepared::DryRun);
     }
     let clients = clients.expect("online run has clients");
     let cluster = cluster
@@ -276,41 +332,42 @@ async fn prepare(
         ));
     }
     report.secrets = Some(checked);
-    let running = if plan.allow_concurrent {
-        None
-    } else {
-        preflight::running_migration(&clients.ecs, &cluster, &started_by).await?
+    let ready = Ready {
+        clients,
+        cluster,
+        container: container.clone(),
+        started_by: started_by.clone(),
+        claims,
+        log_target,
+        ours: Migration::ours(image.as_deref(), &plan.overrides),
     };
-    if running.is_some() {
+    if read_only {
+        out.progress(
+            "read-only command: it neither waits for nor blocks a migration of this family",
+        );
+    }
+    let running = if ready.claims {
+        preflight::running_migration(&ready.clients.ecs, &ready.cluster, &ready.started_by).await?
+    } else {
+        None
+    };
+    if let Some(running) = running {
         // nothing to register: we will not launch
-        return Ok(Some(Prepared {
-            request: Value::Null,
-            clients,
-            cluster,
-            container,
-            started_by,
-            log_target,
-            running,
-        }));
+        return Ok(Prepared::Busy { ready, running });
     }
 
     // 4. Register (or reuse an identical latest revision)
-    let (td_arn, registered) = register_or_reuse(&clients.ecs, &family, &desired).await?;
+    let (td_arn, registered) = register_or_reuse(&ready.clients.ecs, &family, &desired).await?;
     report.task_definition_arn = Some(td_arn.clone());
     report.task_definition_registered = registered;
     out.progress(format!(
         "{} task definition {td_arn}",
         if registered { "registered" } else { "reusing" }
     ));
-    Ok(Some(Prepared {
+    Ok(Prepared::Launch {
         request: request_for(&td_arn),
-        clients,
-        cluster,
-        container,
-        started_by,
-        log_target,
-        running: None,
-    }))
+        ready,
+    })
 }
 
 fn run_task_request(
@@ -330,6 +387,7 @@ fn run_task_request(
         placement,
         started_by,
         tags: &plan.tags,
+        caller: &plan.caller,
         client_token: token,
     })
 }
@@ -339,24 +397,34 @@ pub(crate) fn warn(out: &Output, report: &mut Report, w: String) {
     report.warnings.push(w);
 }
 
-/// An abort before RunTask: nothing was launched.
-pub(crate) fn not_launched(ev: AbortEvent, out: &Output, report: &mut Report) -> Done {
+/// An abort before RunTask: nothing was launched. `label` names the deadline's source.
+pub(crate) fn not_launched(ev: AbortEvent, label: &str, out: &Output, report: &mut Report) -> Done {
     let (outcome, why) = match ev {
-        AbortEvent::Deadline => (
-            Outcome::TimedOut,
-            "deadline reached (--timeout)".to_string(),
-        ),
+        AbortEvent::Deadline => (Outcome::TimedOut, format!("deadline reached ({label})")),
         AbortEvent::Signal(s) => (Outcome::Interrupted, format!("{} received", s.name())),
     };
-    out.progress(format!("{why} before launch; nothing was started"));
+    let line = format!("{why} before launch; nothing was started");
+    out.progress(&line);
     report.outcome = Some(outcome);
+    report.error = Some(line);
     Done::Reported
 }
 
-async fn launch_task(p: &Prepared, out: &Output, report: &mut Report) -> Result<String> {
-    let task = launch::run(&p.clients.ecs, &p.request, &p.cluster, &p.started_by).await?;
+async fn launch_task(
+    ready: &Ready,
+    request: &Value,
+    out: &Output,
+    report: &mut Report,
+) -> Result<String> {
+    let task = launch::run(
+        &ready.clients.ecs,
+        request,
+        &ready.cluster,
+        &ready.started_by,
+    )
+    .await?;
     let task_arn = task.task_arn().unwrap_or_default().to_string();
-    let console_url = report::task_console_url(p.clients.region(), &p.cluster, &task_arn);
+    let console_url = report::task_console_url(ready.clients.region(), &ready.cluster, &task_arn);
     report.task_arn = Some(task_arn.clone());
     report.console_url = Some(console_url.clone());
     out.progress(format!("launched {task_arn}"));
@@ -364,54 +432,105 @@ async fn launch_task(p: &Prepared, out: &Output, report: &mut Report) -> Result<
     Ok(task_arn)
 }
 
-/// The preflight found a running migration of the family: refuse, or follow it.
+/// The preflight found a running migration of the family: follow it if it is the same
+/// migration and `--attach` was given, else refuse, naming what runs.
 async fn busy_or_attach(
     plan: &RunPlan,
-    p: &Prepared,
+    ready: &Ready,
     arn: &str,
     aborts: &mut Aborts,
     out: &Output,
     report: &mut Report,
 ) -> Result<Done> {
     report.other_task_arn = Some(arn.to_string());
-    if plan.attach {
+    let seam = seam_for(ready);
+    let running = match aborts.race(seam.describe(&[arn.to_string()])).await {
+        Ok(Ok(views)) => views.into_iter().find(|v| v.arn == arn),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "describing the running migration");
+            None
+        }
+        Err(ev) => return Ok(not_launched(ev, aborts.label(), out, report)),
+    };
+    let Some(running) = running else {
+        return Err(busy(arn, None, &ready.started_by, plan.attach));
+    };
+    let differences = ready.ours.differences(&running.migration);
+    if plan.attach && differences.is_empty() {
         out.progress(format!(
-            "another migration of this family is running; attaching to {arn}"
+            "the same migration is already running; attaching to {arn}"
         ));
-        return attach(plan, p, arn, aborts, out, report).await;
+        return attach(plan, ready, &running, aborts, out, report).await;
     }
-    Err(Error::busy(format!(
-        "another migration is running: {arn} (startedBy {})",
-        p.started_by
+    Err(busy(
+        arn,
+        Some(&running),
+        &ready.started_by,
+        plan.attach && !differences.is_empty(),
     ))
-    .with_hint("wait for it, pass --attach to follow it, or --allow-concurrent"))
 }
 
-/// Follows another run's migration to its verdict; an abort leaves it running.
+/// Another migration of the family is running: exit 121, naming it and what it runs.
+fn busy(arn: &str, running: Option<&TaskView>, started_by: &str, not_same: bool) -> Error {
+    let what = running
+        .map(|r| format!(" ({})", r.migration.describe()))
+        .unwrap_or_default();
+    let hint = if not_same {
+        "--attach follows only the same migration (image, command, overrides): wait for this one to end, then rerun"
+    } else {
+        "wait for it, pass --attach to follow it if it is the same migration, or --allow-concurrent"
+    };
+    Error::busy(format!(
+        "another migration is running: {arn}{what}; startedBy {started_by}"
+    ))
+    .with_hint(hint)
+}
+
+/// Follows another run's migration to its verdict; an abort leaves it running. The report
+/// names what that task runs, never what we would have run.
 async fn attach(
     plan: &RunPlan,
-    p: &Prepared,
-    arn: &str,
+    ready: &Ready,
+    running: &TaskView,
     aborts: &mut Aborts,
     out: &Output,
     report: &mut Report,
 ) -> Result<Done> {
+    let arn = running.arn.as_str();
     report.attached = true;
     report.task_arn = Some(arn.to_string());
     report.console_url = Some(report::task_console_url(
-        p.clients.region(),
-        &p.cluster,
+        ready.clients.region(),
+        &ready.cluster,
         arn,
     ));
-    let followed = follow_task(plan, p, arn, false, aborts, out, report).await;
-    verdict(p, arn, followed, out, report);
+    report.image = running.migration.image.clone();
+    report.command = running.migration.command.clone();
+    report.preset = None;
+    report.client_token = None;
+    report.task_definition_arn = running.task_definition_arn.clone();
+    report.task_definition_registered = false;
+    let followed = follow_task(plan, ready, arn, false, aborts, out, report).await;
+    verdict(ready, arn, followed, out, report);
     Ok(Done::Reported)
+}
+
+/// The engine's AWS seam for this migration's task (no logs yet).
+fn seam_for(ready: &Ready) -> Sdk<'_> {
+    Sdk {
+        ecs: &ready.clients.ecs,
+        logs: None,
+        cluster: &ready.cluster,
+        container: &ready.container,
+        log_group: String::new(),
+        log_stream: String::new(),
+    }
 }
 
 /// Step 6: the engine over the SDK seam, with the run's settings.
 async fn follow_task(
     plan: &RunPlan,
-    p: &Prepared,
+    ready: &Ready,
     task_arn: &str,
     owned: bool,
     aborts: &mut Aborts,
@@ -419,24 +538,17 @@ async fn follow_task(
     report: &mut Report,
 ) -> Followed {
     let task_id = task_arn.rsplit('/').next().unwrap_or_default();
-    let mut api = Sdk {
-        ecs: &p.clients.ecs,
-        logs: None,
-        cluster: &p.cluster,
-        container: &p.container,
-        log_group: String::new(),
-        log_stream: String::new(),
-    };
-    if let Some(t) = &p.log_target {
-        let stream = t.stream(&p.container, task_id);
+    let mut api = seam_for(ready);
+    if let Some(t) = &ready.log_target {
+        let stream = t.stream(&ready.container, task_id);
         let region = t
             .region
             .clone()
-            .unwrap_or_else(|| p.clients.region().to_string());
+            .unwrap_or_else(|| ready.clients.region().to_string());
         report.log_group = Some(t.group.clone());
         report.log_stream = Some(stream.clone());
         report.log_console_url = Some(report::log_console_url(&region, &t.group, &stream));
-        api.logs = Some(p.clients.logs_in(t.region.as_deref()));
+        api.logs = Some(ready.clients.logs_in(t.region.as_deref()));
         api.log_group = t.group.clone();
         api.log_stream = stream;
     }
@@ -449,14 +561,15 @@ async fn follow_task(
         lost_after: plan.lost_after,
         stop_grace: plan.stop_grace,
         // someone else's migration is never stopped by us
-        on_abort: if owned {
-            plan.on_abort
+        on_abort: if owned && plan.on_abort.stops_task() {
+            OnAbort::Stop
         } else {
             OnAbort::Detach
         },
-        follow_logs: p.log_target.is_some(),
-        claim: owned && !plan.allow_concurrent,
-        timeout: plan.timeout,
+        follow_logs: ready.log_target.is_some(),
+        claim: owned && ready.claims,
+        deadline: aborts.deadline(),
+        deadline_label: aborts.label().to_string(),
     };
     let (mut migrated, mut reverted) = (vec![], vec![]);
     let mut sink = |line: &str| {
@@ -467,7 +580,7 @@ async fn follow_task(
             reverted.push(v.to_string());
         }
     };
-    let started_by = owned.then_some(p.started_by.as_str());
+    let started_by = owned.then_some(ready.started_by.as_str());
     out.logs_begin();
     let followed =
         follow::follow(&api, task_arn, started_by, settings, aborts, out, &mut sink).await;
@@ -479,7 +592,7 @@ async fn follow_task(
 }
 
 /// Step 7: from what the engine found to the report.
-fn verdict(p: &Prepared, task_arn: &str, followed: Followed, out: &Output, report: &mut Report) {
+fn verdict(ready: &Ready, task_arn: &str, followed: Followed, out: &Output, report: &mut Report) {
     let view = followed.task.clone().unwrap_or_default();
     let stopped = view.summary();
     let outcome = outcome::judge(&stopped, followed.ending);
@@ -496,9 +609,13 @@ fn verdict(p: &Prepared, task_arn: &str, followed: Followed, out: &Output, repor
     report.logs_complete = followed.logs_complete;
     match followed.ending {
         Ending::LostClaim => {
-            let winner = followed.winner.as_ref().map_or("?", |w| w.arn.as_str());
+            let winner = followed.winner.as_ref();
+            let what = winner
+                .map(|w| format!(" ({})", w.migration.describe()))
+                .unwrap_or_default();
             report.error = Some(format!(
-                "another migration is running: {winner}; ours ({task_arn}) was stopped"
+                "another migration is running: {}{what}; ours ({task_arn}) was stopped",
+                winner.map_or("?", |w| w.arn.as_str())
             ));
         }
         Ending::LostTrack => {
@@ -506,11 +623,23 @@ fn verdict(p: &Prepared, task_arn: &str, followed: Followed, out: &Output, repor
             report.error = Some(format!("lost track of task {task_arn}: {why}"));
             report.stop_command = Some(format!(
                 "aws ecs stop-task --cluster {} --task {task_arn} --region {}",
-                p.cluster,
-                p.clients.region()
+                ready.cluster,
+                ready.clients.region()
             ));
         }
-        Ending::Aborted(Abort::Deadline | Abort::Signal) | Ending::Exited => {}
+        Ending::Aborted(Abort::Deadline | Abort::Signal) => {
+            let why = followed
+                .abort_reason
+                .clone()
+                .unwrap_or_else(|| "aborted".into());
+            let fate = if followed.detached {
+                "was left running (--on-abort detach)"
+            } else {
+                "was stopped"
+            };
+            report.error = Some(format!("{why}; task {task_arn} {fate}"));
+        }
+        Ending::Exited => {}
     }
     if outcome == Outcome::NotStarted {
         warn(
@@ -544,4 +673,40 @@ async fn register_or_reuse(
         .arn()
         .ok_or_else(|| Error::before_run("RegisterTaskDefinition returned no ARN"))?;
     Ok((arn.to_string(), true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_names_what_runs_and_says_why_attach_did_not_follow() {
+        let running = TaskView {
+            arn: "arn:aws:ecs:r:1:task/c/a".into(),
+            migration: Migration {
+                image: Some("repo/rails:v1".into()),
+                command: vec![
+                    "bundle".into(),
+                    "exec".into(),
+                    "rails".into(),
+                    "db:migrate".into(),
+                ],
+                started_by: Some("ana@laptop".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = busy(
+            &running.arn,
+            Some(&running),
+            "ecs-migrate/app-migrate",
+            true,
+        );
+        assert_eq!(e.exit_code(), crate::exit::BUSY);
+        assert_eq!(
+            e.message,
+            "another migration is running: arn:aws:ecs:r:1:task/c/a (image repo/rails:v1, command `bundle exec rails db:migrate`, started by ana@laptop); startedBy ecs-migrate/app-migrate"
+        );
+        assert!(e.hint.unwrap().contains("only the same migration"));
+    }
 }

@@ -58,6 +58,8 @@ pub enum AbortEvent {
 pub struct Aborts {
     signals: Receiver,
     deadline: Option<Instant>,
+    /// Where the deadline comes from (`--timeout 45m`, the hook's expiry), for messages.
+    label: String,
     deadline_fired: bool,
 }
 
@@ -66,16 +68,33 @@ impl Aborts {
         Self {
             signals,
             deadline,
+            label: "--timeout".into(),
             deadline_fired: false,
         }
     }
 
-    /// Moves the deadline earlier (never later): `gate` ends the migration before its hook
-    /// expires.
-    pub fn tighten(&mut self, deadline: Instant) {
+    /// Names where the deadline comes from.
+    pub fn labelled(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    /// Moves the deadline earlier (never later), naming its new source: `gate` ends the
+    /// migration before its hook expires.
+    pub fn tighten(&mut self, deadline: Instant, label: impl Into<String>) {
         if !self.deadline_fired && self.deadline.is_none_or(|d| deadline < d) {
             self.deadline = Some(deadline);
+            self.label = label.into();
         }
+    }
+
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Where the deadline comes from: `--timeout 45m`, or the hook's expiry.
+    pub fn label(&self) -> &str {
+        &self.label
     }
 
     /// The next abort event (cancel-safe: nothing is lost when the future is dropped).

@@ -4,7 +4,7 @@
 //! Working on JSON rather than SDK structs means fields this tool does not know (new ECS
 //! features) pass through untouched; only the known describe-only fields are stripped.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::image::ImageRef;
@@ -149,16 +149,69 @@ pub fn migration_family(source_family: &str, flag: Option<&str>) -> String {
     }
 }
 
-/// The migration task definition: only the target container, essential, with no health
-/// check, dependencies or port mappings, only the volumes it mounts, and the new image.
-/// Task-level cpu/memory, roles, runtimePlatform, ephemeral storage, environment, secrets,
-/// logConfiguration and unknown fields are kept.
+/// The migration task definition and the sidecars it kept for the target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Derived {
+    pub task_definition: Value,
+    /// The containers the target `dependsOn` (transitively), kept non-essential, with the
+    /// condition the target waits for: `pgbouncer (HEALTHY)`.
+    pub sidecars: Vec<String>,
+    /// The target's dependencies left out (`--without-sidecars`).
+    pub dropped: Vec<String>,
+}
+
+/// Whether the migration task keeps what the target container `dependsOn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sidecars {
+    /// The containers the target depends on, transitively (a proxy it reaches its database
+    /// through, say), non-essential, with their health checks, conditions and volumes.
+    Keep,
+    /// The target alone (`--without-sidecars`).
+    Drop,
+}
+
+/// Pure: the names the target depends on, transitively, in task definition order.
+fn dependencies(source: &Described, target: &str) -> Vec<String> {
+    let mut found: Vec<String> = vec![];
+    let mut todo = vec![target.to_string()];
+    while let Some(name) = todo.pop() {
+        let deps = source.container(&name).map(|c| &c["dependsOn"]);
+        for d in deps
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
+            if let Some(dep) = d["containerName"].as_str()
+                && dep != target
+                && !found.iter().any(|f| f == dep)
+                && source.container(dep).is_some()
+            {
+                found.push(dep.to_string());
+                todo.push(dep.to_string());
+            }
+        }
+    }
+    source
+        .container_names()
+        .into_iter()
+        .filter(|n| found.iter().any(|f| f == n))
+        .map(String::from)
+        .collect()
+}
+
+/// The migration task definition: the target container (essential, new image, no health
+/// check, port mappings or links, awslogs blocking) and, with `Sidecars::Keep`, the containers
+/// it depends on, transitively, non-essential but otherwise as they are (health checks,
+/// conditions, volumes), so that what the target needs at start (a database proxy, say) is
+/// there. Only the volumes the kept containers mount are kept. Task-level cpu/memory, roles,
+/// runtimePlatform, ephemeral storage and unknown fields are kept.
 pub fn derive_migration(
     source: &Described,
     container: &str,
     image: Option<&ImageRef>,
     family: &str,
-) -> Result<Value> {
+    sidecars: Sidecars,
+) -> Result<Derived> {
     let mut input = source.register_input();
     let td = input.as_object_mut().expect("register input is an object");
     let mut c = source.container(container).cloned().ok_or_else(|| {
@@ -166,17 +219,39 @@ pub fn derive_migration(
             "container '{container}' is not in the task definition"
         ))
     })?;
+    let deps = dependencies(source, container);
+    let (kept, dropped) = match sidecars {
+        Sidecars::Keep => (deps, vec![]),
+        Sidecars::Drop => (vec![], deps),
+    };
+    let conditions: Vec<String> = kept
+        .iter()
+        .map(|name| {
+            let condition = source
+                .containers()
+                .iter()
+                .flat_map(|c| c["dependsOn"].as_array().cloned().unwrap_or_default())
+                .find(|d| d["containerName"] == name.as_str())
+                .and_then(|d| d["condition"].as_str().map(String::from))
+                .unwrap_or_else(|| "START".into());
+            format!("{name} ({condition})")
+        })
+        .collect();
     let cm = c
         .as_object_mut()
         .ok_or_else(|| Error::usage("container definition is not an object"))?;
-    for key in [
-        "healthCheck",
-        "dependsOn",
-        "portMappings",
-        "links",
-        "volumesFrom",
-    ] {
+    for key in ["healthCheck", "portMappings", "links", "volumesFrom"] {
         cm.remove(key);
+    }
+    match cm.get_mut("dependsOn") {
+        Some(Value::Array(list)) if !kept.is_empty() => list.retain(|d| {
+            d["containerName"]
+                .as_str()
+                .is_some_and(|n| kept.iter().any(|k| k == n))
+        }),
+        _ => {
+            cm.remove("dependsOn");
+        }
     }
     cm.insert("essential".into(), Value::Bool(true));
     // awslogs defaults to non-blocking mode (since June 2025), which drops lines when its buffer
@@ -192,15 +267,31 @@ pub fn derive_migration(
     if let Some(image) = image {
         cm.insert("image".into(), Value::String(image.to_string()));
     }
-    let mounted: Vec<String> = cm
-        .get("mountPoints")
-        .and_then(Value::as_array)
-        .map(|m| {
-            m.iter()
-                .filter_map(|p| p["sourceVolume"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut containers = vec![c];
+    for name in &kept {
+        let mut side = source.container(name).cloned().unwrap_or_default();
+        if let Some(m) = side.as_object_mut() {
+            m.insert("essential".into(), Value::Bool(false));
+            // only the kept containers can be referred to
+            for key in ["volumesFrom"] {
+                if let Some(Value::Array(list)) = m.get_mut(key) {
+                    list.retain(|v| {
+                        v["sourceContainer"]
+                            .as_str()
+                            .is_some_and(|s| s == container || kept.iter().any(|k| k == s))
+                    });
+                }
+            }
+            m.remove("links");
+        }
+        containers.push(side);
+    }
+    let mounted: Vec<String> = containers
+        .iter()
+        .flat_map(|c| c["mountPoints"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["sourceVolume"].as_str().map(String::from))
+        .collect();
+    td.insert("containerDefinitions".into(), Value::Array(containers));
     if let Some(Value::Array(volumes)) = td.get_mut("volumes") {
         volumes.retain(|v| {
             v["name"]
@@ -208,16 +299,20 @@ pub fn derive_migration(
                 .is_some_and(|n| mounted.iter().any(|m| m == n))
         });
     }
-    // An App Mesh proxy configuration names a container that is no longer there.
-    if td
+    // An App Mesh proxy configuration names a container that may no longer be there.
+    let proxy_kept = td
         .get("proxyConfiguration")
-        .is_some_and(|p| p["containerName"] != container)
-    {
+        .and_then(|p| p["containerName"].as_str())
+        .is_some_and(|n| n == container || kept.iter().any(|k| k == n));
+    if !proxy_kept {
         td.remove("proxyConfiguration");
     }
-    td.insert("containerDefinitions".into(), json!([c]));
     td.insert("family".into(), Value::String(family.to_string()));
-    Ok(input)
+    Ok(Derived {
+        task_definition: input,
+        sidecars: conditions,
+        dropped,
+    })
 }
 
 /// True when two RegisterTaskDefinition inputs describe the same task definition. Empty
@@ -278,6 +373,7 @@ fn normalize(v: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn seed() -> Described {
         let text = include_str!("../tests/fixtures/taskdef-staging.json");
@@ -311,7 +407,15 @@ mod tests {
         ))
         .unwrap();
         let s = seed();
-        let m = derive_migration(&s, "rails", Some(&img), "ass-task-def-staging-migrate").unwrap();
+        let m = derive_migration(
+            &s,
+            "rails",
+            Some(&img),
+            "ass-task-def-staging-migrate",
+            Sidecars::Keep,
+        )
+        .unwrap()
+        .task_definition;
         for key in DESCRIBE_ONLY {
             assert!(m.get(key).is_none(), "{key} kept");
         }
@@ -354,7 +458,9 @@ mod tests {
             json!({"taskDefinition": doc, "tags": [{"key": "team", "value": "web"}]}),
         )
         .unwrap();
-        let m = derive_migration(&s, "rails", None, "f").unwrap();
+        let m = derive_migration(&s, "rails", None, "f", Sidecars::Keep)
+            .unwrap()
+            .task_definition;
         assert_eq!(m["someFutureField"], json!({"mode": "x"}));
         assert_eq!(m["containerDefinitions"][0]["futureContainerField"], true);
         assert_eq!(m["volumes"].as_array().unwrap().len(), 1);
@@ -368,7 +474,9 @@ mod tests {
     #[test]
     fn equivalence_ignores_order_and_ecs_defaults() {
         let s = seed();
-        let a = derive_migration(&s, "rails", None, "f").unwrap();
+        let a = derive_migration(&s, "rails", None, "f", Sidecars::Keep)
+            .unwrap()
+            .task_definition;
         let mut b = a.clone();
         b["containerDefinitions"][0]["systemControls"] = json!([]);
         b["placementConstraints"] = json!([]);
@@ -408,6 +516,81 @@ mod tests {
         assert!(
             check_fargate(&json!({}), false).is_err(),
             "no networkMode means bridge"
+        );
+    }
+
+    /// rails waits for a pgbouncer (HEALTHY) that waits for an iam-auth helper (START); nginx
+    /// depends on rails and is not needed.
+    fn with_proxy() -> Described {
+        let mut doc = seed().task_definition;
+        doc["containerDefinitions"][0]["dependsOn"] =
+            json!([{"containerName": "pgbouncer", "condition": "HEALTHY"}]);
+        let cs = doc["containerDefinitions"].as_array_mut().unwrap();
+        cs.push(json!({
+            "name": "pgbouncer", "image": "pgbouncer:1.23", "essential": true,
+            "healthCheck": {"command": ["CMD", "pgbouncer-check"], "interval": 5, "retries": 3},
+            "dependsOn": [{"containerName": "iam-auth", "condition": "START"}],
+            "mountPoints": [{"sourceVolume": "pgbouncer-conf", "containerPath": "/etc/pgbouncer"}],
+            "secrets": [{"name": "AUTH", "valueFrom": "/app/auth"}]
+        }));
+        cs.push(json!({"name": "iam-auth", "image": "auth:1", "essential": true}));
+        doc["volumes"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "pgbouncer-conf", "host": {}}));
+        Described::from_json(doc).unwrap()
+    }
+
+    #[test]
+    fn the_containers_the_target_depends_on_are_kept_non_essential() {
+        let d = derive_migration(&with_proxy(), "rails", None, "f", Sidecars::Keep).unwrap();
+        let names: Vec<&str> = d.task_definition["containerDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["rails", "pgbouncer", "iam-auth"],
+            "nginx is not needed"
+        );
+        assert_eq!(d.sidecars, ["pgbouncer (HEALTHY)", "iam-auth (START)"]);
+        let cs = &d.task_definition["containerDefinitions"];
+        assert_eq!(cs[0]["essential"], true);
+        assert_eq!(
+            cs[0]["dependsOn"],
+            json!([{"containerName": "pgbouncer", "condition": "HEALTHY"}])
+        );
+        assert_eq!(cs[1]["essential"], false);
+        assert_eq!(
+            cs[1]["healthCheck"]["command"],
+            json!(["CMD", "pgbouncer-check"])
+        );
+        assert_eq!(cs[1]["dependsOn"][0]["containerName"], "iam-auth");
+        assert_eq!(cs[2]["essential"], false);
+        let volumes: Vec<&str> = d.task_definition["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(volumes, ["sockets", "pgbouncer-conf"]);
+    }
+
+    #[test]
+    fn without_sidecars_the_target_runs_alone_and_the_dropped_ones_are_named() {
+        let d = derive_migration(&with_proxy(), "rails", None, "f", Sidecars::Drop).unwrap();
+        let cs = d.task_definition["containerDefinitions"]
+            .as_array()
+            .unwrap();
+        assert_eq!(cs.len(), 1);
+        assert!(cs[0].get("dependsOn").is_none());
+        assert!(d.sidecars.is_empty());
+        assert_eq!(d.dropped, ["pgbouncer", "iam-auth"]);
+        assert_eq!(
+            d.task_definition["volumes"],
+            json!([{"name": "sockets", "host": {}}])
         );
     }
 }

@@ -9,65 +9,7 @@ use std::time::{Duration, Instant};
 use common::{World, code, faults, json_of, rest, spawn, stderr, wait_for};
 use serde_json::Value;
 
-const NATIVE: &str = "ass-staging-native";
-
-/// A new revision with the world's `image_key` image, deployed to the native service.
-async fn start_deployment(w: &World, image_key: &str) -> String {
-    let td = common::register_revision(w, &w.s(image_key), None);
-    common::ecs(w)
-        .await
-        .update_service()
-        .cluster(w.s("cluster"))
-        .service(NATIVE)
-        .task_definition(&td)
-        .send()
-        .await
-        .unwrap();
-    td
-}
-
-/// `ecs-migrate gate --cluster … --service ass-staging-native --container rails <extra>`.
-fn gate(w: &World, extra: &[&str]) -> std::process::Output {
-    let mut c = w.cmd();
-    c.args(["gate", "--cluster", &w.s("cluster"), "--service", NATIVE])
-        .args(["--container", "rails", "--output", "json"])
-        .args(extra);
-    c.output().unwrap()
-}
-
-/// The deployment once it has finished (SUCCESSFUL or ROLLBACK_*), described by the SDK.
-async fn finished(w: &World, arn: &str) -> aws_sdk_ecs::types::ServiceDeployment {
-    let ecs = common::ecs(w).await;
-    let until = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = ecs
-            .describe_service_deployments()
-            .service_deployment_arns(arn)
-            .send()
-            .await
-            .unwrap();
-        let d = out.service_deployments()[0].clone();
-        let status = d.status().unwrap().as_str().to_string();
-        if status == "SUCCESSFUL" || status.starts_with("ROLLBACK_S") || status == "ROLLBACK_FAILED"
-        {
-            return d;
-        }
-        assert!(Instant::now() < until, "deployment still {status}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn service_task_definition(w: &World) -> String {
-    let out = common::ecs(w)
-        .await
-        .describe_services()
-        .cluster(w.s("cluster"))
-        .services(NATIVE)
-        .send()
-        .await
-        .unwrap();
-    out.services()[0].task_definition().unwrap().to_string()
-}
+use common::{NATIVE, finished, gate, service_task_definition, start_deployment};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_passing_migration_continues_the_deployment_to_the_new_revision() {
@@ -134,7 +76,7 @@ async fn a_failing_migration_rolls_the_deployment_back() {
         r["warnings"].as_array().unwrap().iter().any(|w| w
             .as_str()
             .unwrap()
-            .contains("left to its timeout action (ROLLBACK)")),
+            .contains("else its timeout action (ROLLBACK) applies")),
         "{r}"
     );
 }
@@ -243,7 +185,10 @@ async fn sigterm_mid_migration_stops_the_task_and_leaves_the_hook() {
     start_deployment(&w, "image").await;
     let (task_arn, out, err) = gate_then_sigterm(&w, &[]);
     assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(err.contains("left to its timeout action"), "{err}");
+    assert!(
+        err.contains("the hook is left unanswered (the migration was aborted before its verdict"),
+        "{err}"
+    );
     let task = common::tasks(&w)
         .await
         .into_iter()
@@ -322,11 +267,15 @@ fn bad_gate_input_is_refused_before_any_call() {
     for (args, says) in [
         (
             vec!["--task-definition", "ass-task-def-staging"],
+            "unexpected argument '--task-definition'",
+        ),
+        (
+            vec!["--image", "rails:v2"],
             "gate answers a service's deployment",
         ),
         (
             vec!["--service", NATIVE, "--dry-run"],
-            "gate takes neither --dry-run",
+            "unexpected argument '--dry-run'",
         ),
         (
             vec!["--service", NATIVE, "--stage", "BAKE_TIME"],
@@ -350,11 +299,11 @@ fn bad_gate_input_is_refused_before_any_call() {
         assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
     }
-    // and `run` keeps --on-abort rollback for gate
+    // and `run` does not offer --on-abort rollback, which answers a gate's hook
     let o = w.run(&["--service", "ass-staging", "--on-abort", "rollback"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("it is for `ecs-migrate gate`"),
+        stderr(&o).contains("invalid value 'rollback' for '--on-abort"),
         "{}",
         stderr(&o)
     );

@@ -86,9 +86,9 @@ const MATRIX: [(&str, &str, i32, &str); 12] = [
     ),
     (
         "attach",
-        "a second run with `--attach` while a migration of the family runs",
+        "a second run of the same migration (image, command) with `--attach` while it runs",
         5,
-        "it follows that migration: its lines and its exit code (5)",
+        "it follows that migration: its lines and its exit code (5); another migration is 121",
     ),
 ];
 
@@ -463,15 +463,13 @@ async fn the_verdict_does_not_wait_for_the_fargate_teardown() {
 async fn attach_follows_the_running_migration() {
     let _g = serial().await;
     let w = World::new("ca-central-1");
-    let (first, rx) = spawn_migration(
-        &w,
-        &[
-            "--",
-            "sh",
-            "-c",
-            "echo from-first; sleep 3; echo bye; exit 5",
-        ],
-    );
+    let script = [
+        "--",
+        "sh",
+        "-c",
+        "echo from-first; sleep 3; echo bye; exit 5",
+    ];
+    let (first, rx) = spawn_migration(&w, &script);
     let seen = wait_for(&rx, "launched ");
     let first_arn = seen
         .lines()
@@ -479,11 +477,12 @@ async fn attach_follows_the_running_migration() {
         .unwrap()
         .to_string();
     wait_for(&rx, "task RUNNING");
-    let o = w.run_on(
-        "ass-staging",
-        "image",
-        &["--attach", "--output", "json", "--", "echo", "mine"],
-    );
+    // another command is another migration: not followed
+    let other = w.run_on("ass-staging", "image", &["--attach", "--", "echo", "mine"]);
+    assert_eq!(code(&other), 121, "{}", stderr(&other));
+    let mut same = vec!["--attach", "--output", "json"];
+    same.extend(script);
+    let o = w.run_on("ass-staging", "image", &same);
     let first = first.wait_with_output().unwrap();
     assert_eq!(code(&first), 5);
     assert_eq!(code(&o), row("attach"), "{}", stderr(&o));

@@ -224,3 +224,163 @@ fn imagedefinitions_for_the_ecs_deploy_action() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("needs the new image"), "{}", stderr(&o));
 }
+
+/// A service created by the test through the SDK: `controller`, the seed's task definition and
+/// network, these load balancers (container, port).
+async fn create_service(w: &World, name: &str, controller: &str, lbs: &[(&str, i32)]) {
+    use aws_sdk_ecs::types::{
+        AwsVpcConfiguration, DeploymentController, DeploymentControllerType, LaunchType,
+        LoadBalancer, NetworkConfiguration,
+    };
+    let ecs = common::ecs(w).await;
+    let network = NetworkConfiguration::builder()
+        .awsvpc_configuration(
+            AwsVpcConfiguration::builder()
+                .subnets(w.subnet("private-a"))
+                .security_groups(w.s("security_group"))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let mut c = ecs
+        .create_service()
+        .cluster(w.s("cluster"))
+        .service_name(name)
+        .task_definition(w.s("task_definition_arn"))
+        .desired_count(1)
+        .launch_type(LaunchType::Fargate)
+        .network_configuration(network.clone())
+        .deployment_controller(
+            DeploymentController::builder()
+                .r#type(DeploymentControllerType::from(controller))
+                .build()
+                .unwrap(),
+        );
+    for (container, port) in lbs {
+        c = c.load_balancers(
+            LoadBalancer::builder()
+                .target_group_arn(format!(
+                    "arn:aws:elasticloadbalancing:{}:123456789012:targetgroup/{name}-{port}/0123456789abcdef",
+                    w.region
+                ))
+                .container_name(*container)
+                .container_port(*port)
+                .build(),
+        );
+    }
+    c.send().await.unwrap();
+    if controller == "CODE_DEPLOY" {
+        // one task set, never made PRIMARY: a deployment still in flight
+        ecs.create_task_set()
+            .cluster(w.s("cluster"))
+            .service(name)
+            .task_definition(w.s("task_definition_arn"))
+            .network_configuration(network)
+            .launch_type(LaunchType::Fargate)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn render_says_what_it_took_and_refuses_what_is_not_settled() {
+    let w = World::new("ap-northeast-3");
+    let out = tempfile::tempdir().unwrap();
+    // several load balancers: the first is taken, and the warning names it and the others
+    create_service(&w, "two-lbs", "ECS", &[("nginx", 80), ("rails", 3000)]).await;
+    let o = render_with(&w, "two-lbs", &["--output", "json"], out.path());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = common::json_of(&o);
+    assert_eq!(r["outcome"], "succeeded");
+    assert_eq!(r["load_balancer"], "nginx:80");
+    assert!(
+        r.get("task_arn").is_none(),
+        "a render result, not a run's: {r}"
+    );
+    let files: Vec<&str> = r["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(files.len(), 2);
+    assert!(files[0].ends_with("taskdef.json") && files[1].ends_with("appspec.yaml"));
+    assert!(
+        r["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .contains("2 load balancer entries (nginx:80, rails:3000); appspec.yaml takes the first, nginx:80")),
+        "{r}"
+    );
+
+    // a CODE_DEPLOY service whose only task set is not PRIMARY: refused, nothing written
+    create_service(&w, "in-flight", "CODE_DEPLOY", &[("nginx", 80)]).await;
+    let empty = tempfile::tempdir().unwrap();
+    let o = render_with(&w, "in-flight", &[], empty.path());
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("has no PRIMARY task set"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!empty.path().join("taskdef.json").exists());
+
+    // a native service mid-deployment: rendered from the revision it replaces, with a warning
+    common::start_deployment(&w, "image").await;
+    let image = w.s("image");
+    let o = w
+        .cmd()
+        .args([
+            "render",
+            "--format",
+            "imagedefinitions",
+            "--cluster",
+            &w.s("cluster"),
+        ])
+        .args([
+            "--service",
+            "ass-staging-native",
+            "--container",
+            "rails",
+            "--image",
+            &image,
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a blue/green deployment is in progress"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_file_that_cannot_be_written_replaces_nothing() {
+    let w = World::new("eu-west-1");
+    let out = tempfile::tempdir().unwrap();
+    std::fs::write(out.path().join("taskdef.json"), "the old one").unwrap();
+    std::fs::create_dir(out.path().join("appspec.yaml")).unwrap();
+    let o = render_with(&w, "ass-staging-bg", &["--output", "json"], out.path());
+    assert_eq!(code(&o), 119, "{}", stderr(&o));
+    let r = common::json_of(&o);
+    assert_eq!(r["outcome"], "write_failed");
+    assert_eq!(r["files"], serde_json::json!([]));
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap()
+            .contains("appspec.yaml: it is a directory"),
+        "{r}"
+    );
+    assert_eq!(file(&out.path().join("taskdef.json")), "the old one");
+    let stray: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}

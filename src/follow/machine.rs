@@ -14,7 +14,6 @@ use tokio::time::Instant;
 
 use super::claim;
 use super::seam::TaskView;
-use crate::cli::OnAbort;
 use crate::error::Error;
 use crate::outcome::{Abort, Ending};
 use crate::signals::{AbortEvent, Signal};
@@ -26,6 +25,18 @@ pub const DRAIN_READ: Duration = Duration::from_millis(250);
 pub const LOG_GAP: Duration = Duration::from_millis(1500);
 /// DescribeTasks may not know a task for a moment after RunTask (eventual consistency).
 pub const MISSING_GRACE: Duration = Duration::from_secs(30);
+/// A describe is scheduled this long before a known deadline, so that an exit just before it
+/// is seen in time.
+pub const NEAR_DEADLINE: Duration = Duration::from_secs(1);
+
+/// What an abort (deadline, SIGINT, SIGTERM) does to a task we launched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnAbort {
+    /// StopTask, then follow until the container stopped.
+    Stop,
+    /// Leave it running.
+    Detach,
+}
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -46,8 +57,10 @@ pub struct Settings {
     pub follow_logs: bool,
     /// Check the family claim (`startedBy`) until our container runs.
     pub claim: bool,
-    /// For messages only.
-    pub timeout: Option<Duration>,
+    /// The deadline, when there is one: a describe is made just before it.
+    pub deadline: Option<Instant>,
+    /// Where the deadline comes from, for messages (`--timeout 45m`, the hook's expiry).
+    pub deadline_label: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +83,9 @@ pub enum Step {
     /// ListTasks of the family + DescribeTasks of every claimant (ours included).
     VerifyClaim,
     Describe,
+    /// At the deadline, before StopTask: one short DescribeTasks, since a container that
+    /// exited before the deadline gets its own verdict.
+    LastLook,
     ReadLogs,
     Stop(String),
     Wait(Instant),
@@ -105,6 +121,8 @@ pub struct Machine {
     failing_since: Option<Instant>,
     missing_since: Option<Instant>,
     pub abort: Option<Abort>,
+    /// What the abort was (`deadline reached (--timeout 45m)`, `interrupted by SIGTERM`).
+    pub abort_why: Option<String>,
     pending_stop: Option<String>,
     after_stop: Option<Ending>,
     pub detached: bool,
@@ -114,6 +132,11 @@ pub struct Machine {
     pub lost_reason: Option<String>,
     /// One more DescribeTasks after the drain when the exit view had no stop code yet.
     final_describe: bool,
+    /// The deadline came: the StopTask reason, held while the last look is made.
+    last_look: Option<String>,
+    /// The container's exit was only seen at (or after) an abort: one last log read, no drain.
+    cut_short: bool,
+    final_read: bool,
 }
 
 /// DescribeTasks cadence after StopTask: the container's exit is what we wait for.
@@ -147,6 +170,7 @@ impl Machine {
             failing_since: None,
             missing_since: None,
             abort: None,
+            abort_why: None,
             pending_stop: None,
             after_stop: None,
             detached: false,
@@ -155,6 +179,9 @@ impl Machine {
             winner: None,
             lost_reason: None,
             final_describe: false,
+            last_look: None,
+            cut_short: false,
+            final_read: false,
         }
     }
 
@@ -190,8 +217,23 @@ impl Machine {
         if let Some(reason) = self.pending_stop.take() {
             return Step::Stop(reason);
         }
+        if self.last_look.is_some() {
+            return Step::LastLook;
+        }
         match self.phase {
             Phase::Done(_) => Step::Finish,
+            Phase::Draining { .. } if self.cut_short => {
+                if !self.final_read && self.s.follow_logs {
+                    self.final_read = true;
+                    return Step::ReadLogs;
+                }
+                self.logs.complete = Some(false);
+                if self.s.follow_logs {
+                    self.warn("the log may be incomplete: the container's exit was seen only at the abort, so the last lines were read once, without waiting for a quiet window");
+                }
+                self.phase = Phase::Done(self.drained_ending());
+                Step::Finish
+            }
             Phase::Draining { exited_at } => {
                 if let Some(complete) = self.drain_verdict(now, exited_at) {
                     let no_stop_code = self.task.as_ref().is_some_and(|t| t.stop_code.is_none());
@@ -307,6 +349,22 @@ impl Machine {
             self.progress(format!("task {}", view.last_status));
         }
         let exited = view.container_exited() || view.stopped();
+        if let Phase::Stopping { .. } = self.phase
+            && self.after_stop.is_none()
+            && self.abort.is_some()
+            && view.container_exited()
+            && view.stop_code.as_deref() == Some("EssentialContainerExited")
+        {
+            // ECS keeps the stop code of the container's own exit: it exited before our
+            // StopTask took effect, so its exit code is the verdict
+            self.abort = None;
+            self.abort_why = None;
+            self.cut_short = true;
+            self.warn(format!(
+                "the container had exited on its own (code {}) before the stop took effect: its exit code is the verdict",
+                view.container.as_ref().and_then(|c| c.exit_code).unwrap_or_default()
+            ));
+        }
         match self.phase {
             Phase::Starting | Phase::Running | Phase::Stopping { .. } if exited => {
                 if !view.stopped()
@@ -330,6 +388,40 @@ impl Machine {
                 Phase::Stopping { .. } => self.s.describe_interval.min(STOPPING_DESCRIBE),
                 _ => self.s.describe_interval,
             };
+        // one describe just before a known deadline: an exit before it is seen in time
+        if matches!(self.phase, Phase::Starting | Phase::Running)
+            && let Some(before) = self.s.deadline.and_then(|d| d.checked_sub(NEAR_DEADLINE))
+            && before > now
+            && before < self.next_describe
+        {
+            self.next_describe = before;
+        }
+    }
+
+    /// The last look at the deadline answered (None: not in time, or it failed).
+    pub fn on_last_look(&mut self, now: Instant, result: Option<Result<Vec<TaskView>, Error>>) {
+        let why = self.last_look.take().unwrap_or_default();
+        let ours = result
+            .and_then(Result::ok)
+            .and_then(|v| v.into_iter().find(|t| t.arn == self.ours));
+        if let Some(view) = ours
+            && view.container_exited()
+        {
+            let code = view.container.as_ref().and_then(|c| c.exit_code);
+            self.abort = None;
+            self.abort_why = None;
+            self.cut_short = true;
+            self.warn(format!(
+                "{why}, but the container had already exited (code {}): its exit code is the verdict",
+                code.unwrap_or_default()
+            ));
+            self.set_task(now, view);
+            return;
+        }
+        self.progress(format!("{why}; stopping task {}", self.ours));
+        self.pending_stop = Some(format!("ecs-migrate: {why}"));
+        self.phase = Phase::Stopping { since: now };
+        self.next_describe = now;
     }
 
     fn describe_failed(&mut self, now: Instant, e: Error) {
@@ -358,7 +450,7 @@ impl Machine {
     fn lose(&mut self, now: Instant, reason: String) {
         self.lost_reason = Some(reason);
         let stopping = matches!(self.phase, Phase::Stopping { .. });
-        if self.s.on_abort.stops_task() && !stopping && !self.detached {
+        if self.s.on_abort == OnAbort::Stop && !stopping && !self.detached {
             self.pending_stop = Some("ecs-migrate: lost track of the task".into());
             self.after_stop = Some(Ending::LostTrack);
             self.phase = Phase::Stopping { since: now };
@@ -457,15 +549,8 @@ impl Machine {
     /// A deadline or signal arrived (whatever AWS was doing: the call was dropped).
     pub fn on_abort(&mut self, now: Instant, event: AbortEvent) {
         let why = match event {
-            AbortEvent::Deadline => format!(
-                "ecs-migrate: deadline reached (--timeout {})",
-                self.s
-                    .timeout
-                    .map(human)
-                    .map(|h| h.to_string())
-                    .unwrap_or_default()
-            ),
-            AbortEvent::Signal(s) => format!("ecs-migrate: interrupted by {}", s.name()),
+            AbortEvent::Deadline => format!("deadline reached ({})", self.s.deadline_label),
+            AbortEvent::Signal(s) => format!("interrupted by {}", s.name()),
         };
         match self.phase {
             Phase::Starting | Phase::Running => {
@@ -474,6 +559,7 @@ impl Machine {
                     AbortEvent::Signal(_) => Abort::Signal,
                 };
                 self.abort = Some(abort);
+                self.abort_why = Some(why.clone());
                 match self.s.on_abort {
                     OnAbort::Detach => {
                         self.warn(format!(
@@ -484,9 +570,11 @@ impl Machine {
                         self.logs.complete = Some(false);
                         self.phase = Phase::Done(Ending::Aborted(abort));
                     }
-                    OnAbort::Stop | OnAbort::Rollback => {
+                    // the deadline: one last look first (a signal stops at once)
+                    OnAbort::Stop if event == AbortEvent::Deadline => self.last_look = Some(why),
+                    OnAbort::Stop => {
                         self.progress(format!("{why}; stopping task {}", self.ours));
-                        self.pending_stop = Some(why);
+                        self.pending_stop = Some(format!("ecs-migrate: {why}"));
                         self.phase = Phase::Stopping { since: now };
                         self.next_describe = now;
                     }

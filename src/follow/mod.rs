@@ -20,6 +20,8 @@ use seam::{TaskApi, TaskView};
 
 /// Longest wait for StopTask's answer (the SDK retries inside it).
 pub const STOP_BUDGET: Duration = Duration::from_secs(20);
+/// Longest wait for the last look at the deadline: StopTask must still go out within a second.
+pub const LAST_LOOK: Duration = Duration::from_millis(500);
 
 /// What following a task found.
 #[derive(Debug)]
@@ -34,6 +36,8 @@ pub struct Followed {
     pub winner: Option<TaskView>,
     /// Why the task could not be followed or stopped.
     pub lost_reason: Option<String>,
+    /// The abort that cut the run short (`deadline reached (--timeout 45m)`).
+    pub abort_reason: Option<String>,
     pub warnings: Vec<String>,
 }
 
@@ -80,6 +84,16 @@ pub(crate) async fn follow<A: TaskApi>(
                 Ok(r) => m.on_tasks(Instant::now(), r, false),
                 Err(ev) => m.on_abort(Instant::now(), ev),
             },
+            Step::LastLook => {
+                match tokio::time::timeout(LAST_LOOK, aborts.race(api.describe(&ours))).await {
+                    Ok(Ok(r)) => m.on_last_look(Instant::now(), Some(r)),
+                    Ok(Err(ev)) => {
+                        m.on_last_look(Instant::now(), None);
+                        m.on_abort(Instant::now(), ev);
+                    }
+                    Err(_) => m.on_last_look(Instant::now(), None),
+                }
+            }
             Step::VerifyClaim => {
                 let started_by = started_by.unwrap_or_default();
                 match aborts.race(claimants(api, task_arn, started_by)).await {
@@ -123,6 +137,7 @@ pub(crate) async fn follow<A: TaskApi>(
         logs_complete: !follow_logs || m.logs.complete.unwrap_or(false),
         winner: m.winner.take(),
         lost_reason: m.lost_reason.take(),
+        abort_reason: m.abort_why.take(),
         task: m.task.take(),
         warnings,
     }

@@ -3,10 +3,11 @@
 
 use std::future::Future;
 
-use aws_sdk_ecs::types::{DesiredStatus, Task};
+use aws_sdk_ecs::types::{DesiredStatus, Task, TaskField};
 use aws_smithy_types::date_time::Format;
 
 use crate::error::{Error, Result};
+use crate::identity::{self, Migration};
 use crate::outcome::StoppedTask;
 
 /// The target container of a task, as DescribeTasks shows it.
@@ -31,7 +32,11 @@ pub struct TaskView {
     pub stop_code: Option<String>,
     pub stopped_reason: Option<String>,
     pub task_definition_arn: Option<String>,
+    /// Epoch seconds (ECS's clock) when the essential container stopped, before the teardown.
+    pub execution_stopped_at: Option<f64>,
     pub container: Option<ContainerView>,
+    /// What the target container runs and who started it (for `--attach` and busy errors).
+    pub migration: Migration,
 }
 
 impl TaskView {
@@ -42,6 +47,44 @@ impl TaskView {
             .find(|c| c.name() == Some(container));
         let time =
             |d: Option<&aws_smithy_types::DateTime>| d.and_then(|d| d.fmt(Format::DateTime).ok());
+        let over = task.overrides().and_then(|o| {
+            o.container_overrides()
+                .iter()
+                .find(|c| c.name() == Some(container))
+        });
+        let mut environment: Vec<(String, String)> = over
+            .map(|o| {
+                o.environment()
+                    .iter()
+                    .map(|kv| {
+                        let name = kv.name().unwrap_or_default().to_string();
+                        (name, kv.value().unwrap_or_default().to_string())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        environment.sort();
+        let image = c.and_then(|c| c.image()).map(String::from);
+        let migration = Migration {
+            digest: c
+                .and_then(|c| c.image_digest())
+                .map(String::from)
+                .or_else(|| image.as_deref().and_then(identity::digest_of)),
+            image,
+            command: over.map(|o| o.command().to_vec()).unwrap_or_default(),
+            environment,
+            cpu: over.and_then(|o| o.cpu()),
+            memory: over.and_then(|o| o.memory()),
+            memory_reservation: over.and_then(|o| o.memory_reservation()),
+            task_cpu: task.overrides().and_then(|o| o.cpu()).map(String::from),
+            task_memory: task.overrides().and_then(|o| o.memory()).map(String::from),
+            started_by: task
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(identity::STARTED_BY_TAG))
+                .and_then(|t| t.value())
+                .map(String::from),
+        };
         Self {
             arn: task.task_arn().unwrap_or_default().to_string(),
             last_status: task.last_status().unwrap_or("UNKNOWN").to_string(),
@@ -58,6 +101,8 @@ impl TaskView {
             stop_code: task.stop_code().map(|s| s.as_str().to_string()),
             stopped_reason: task.stopped_reason().map(String::from),
             task_definition_arn: task.task_definition_arn().map(String::from),
+            execution_stopped_at: task.execution_stopped_at().map(|d| d.as_secs_f64()),
+            migration,
             container: c.map(|c| ContainerView {
                 last_status: c.last_status().map(String::from),
                 exit_code: c.exit_code(),
@@ -131,6 +176,7 @@ impl TaskApi for Sdk<'_> {
             .describe_tasks()
             .cluster(self.cluster)
             .set_tasks(Some(arns.to_vec()))
+            .include(TaskField::Tags)
             .send()
             .await
             .map_err(|e| Error::aws("ecs:DescribeTasks", e))?;

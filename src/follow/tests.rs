@@ -8,10 +8,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::machine::Settings;
+use super::machine::{OnAbort, Settings};
 use super::seam::{ContainerView, LogPage, TaskApi, TaskView};
 use super::{Followed, follow};
-use crate::cli::OnAbort;
 use crate::error::{Error, Result};
 use crate::outcome::{self, Abort, Ending, Outcome};
 use crate::output::Output;
@@ -150,10 +149,12 @@ impl Fake {
             && t >= at
         {
             v.desired_status = "STOPPED".into();
-            v.stop_code = Some(match (code, self.stops.borrow().is_empty()) {
-                (None, true) => "InfrastructureHealth".into(),
-                (_, false) => "UserInitiated".into(),
-                (Some(_), true) => "EssentialContainerExited".into(),
+            // ECS keeps the stop code of whatever ended the container first
+            let stopped_first = self.stops.borrow().first().is_some_and(|(s, _)| *s <= at);
+            v.stop_code = Some(match (code, stopped_first) {
+                (_, true) => "UserInitiated".into(),
+                (None, false) => "InfrastructureHealth".into(),
+                (Some(_), false) => "EssentialContainerExited".into(),
             });
             let c = v.container.as_mut().unwrap();
             c.last_status = Some("STOPPED".into());
@@ -236,7 +237,8 @@ fn settings() -> Settings {
         on_abort: OnAbort::Stop,
         follow_logs: true,
         claim: true,
-        timeout: None,
+        deadline: None,
+        deadline_label: String::new(),
     }
 }
 
@@ -283,7 +285,12 @@ async fn run(script: Script, s: Settings, signal_at: Option<f64>, deadline: Opti
     } else {
         std::mem::forget(tx);
     }
-    let mut aborts = Aborts::new(rx, deadline.map(|d| Instant::now() + secs(d)));
+    let mut s = s;
+    if let Some(d) = deadline {
+        s.deadline = Some(Instant::now() + secs(d));
+        s.deadline_label = format!("--timeout {}", humantime::format_duration(secs(d)));
+    }
+    let mut aborts = Aborts::new(rx, s.deadline);
     let out = Output::silent();
     let mut lines = vec![];
     let mut sink = |l: &str| lines.push(l.to_string());
@@ -429,9 +436,7 @@ async fn the_deadline_during_failing_log_reads_stops_the_task() {
         failures: vec![("GetLogEvents", 0.0, 1e9, true)],
         ..Default::default()
     };
-    let mut s = settings();
-    s.timeout = Some(secs(20.0));
-    let r = run(script, s, None, Some(20.0)).await;
+    let r = run(script, settings(), None, Some(20.0)).await;
     let stops = r.fake.stops.borrow().clone();
     assert!(stops[0].0 - 20.0 < 1.0, "StopTask at {}", stops[0].0);
     assert!(
@@ -589,4 +594,84 @@ async fn the_drain_cap_without_a_clean_read_is_reported() {
     assert_eq!(r.outcome(), Outcome::Succeeded);
     assert!(!r.followed.logs_complete);
     assert!(r.elapsed <= 5.0 + 3.0 + 30.0 + 1.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_exit_just_before_the_deadline_is_the_containers_own_verdict() {
+    // describes every 4 s (0, 4, 8, then 9 just before the deadline); the container exits 0
+    // at 9.5, unseen until the deadline at 10
+    let script = Script {
+        exit: Some((9.5, 0)),
+        ..Default::default()
+    };
+    let mut s = settings();
+    s.describe_interval = secs(4.0);
+    let r = run(script, s, None, Some(10.0)).await;
+    assert_eq!(
+        r.fake.calls("StopTask"),
+        0,
+        "no StopTask for an exited container"
+    );
+    assert_eq!(r.outcome(), Outcome::Succeeded);
+    assert_eq!(r.exit_code(), 0);
+    assert!(!r.followed.logs_complete, "the drain was cut short");
+    assert!(
+        r.followed.warnings.iter().any(|w| w.contains(
+            "deadline reached (--timeout 10s), but the container had already exited (code 0)"
+        )),
+        "{:?}",
+        r.followed.warnings
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_describe_just_before_the_deadline_sees_an_exit_in_time() {
+    // describes every 4 s would come at 8 and 12; one more at 9 sees the exit at 8.7
+    let script = Script {
+        exit: Some((8.7, 0)),
+        ..Default::default()
+    };
+    let mut s = settings();
+    s.describe_interval = secs(4.0);
+    let r = run(script, s, None, Some(10.0)).await;
+    assert_eq!(r.fake.calls("StopTask"), 0);
+    assert_eq!(r.outcome(), Outcome::Succeeded);
+    assert!(
+        r.followed
+            .warnings
+            .iter()
+            .all(|w| !w.contains("but the container had already exited")),
+        "the exit was seen before the deadline: {:?}",
+        r.followed.warnings
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_last_look_still_stops_within_a_second_and_an_earlier_exit_keeps_its_verdict() {
+    // every DescribeTasks takes 2 s: the last look at the deadline (10) cannot answer in time,
+    // so StopTask goes out; the describe after it shows the container's own exit at 9.5
+    let mut script = Script {
+        exit: Some((9.5, 3)),
+        ..Default::default()
+    };
+    script.slow.insert("DescribeTasks", 2.0);
+    let r = run(script, settings(), None, Some(10.0)).await;
+    let stops = r.fake.stops.borrow().clone();
+    assert_eq!(stops.len(), 1);
+    assert!(stops[0].0 - 10.0 < 1.0, "StopTask at {}", stops[0].0);
+    assert_eq!(r.outcome(), Outcome::Failed, "the container's own exit (3)");
+    assert_eq!(r.exit_code(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_container_still_running_at_the_deadline_is_stopped_and_timed_out() {
+    let script = Script {
+        exit: Some((30.0, 0)),
+        ..Default::default()
+    };
+    let r = run(script, settings(), None, Some(10.0)).await;
+    let stops = r.fake.stops.borrow().clone();
+    assert!(stops[0].0 - 10.0 < 1.0, "StopTask at {}", stops[0].0);
+    assert_eq!(stops[0].1, "ecs-migrate: deadline reached (--timeout 10s)");
+    assert_eq!(r.outcome(), Outcome::TimedOut);
 }

@@ -107,13 +107,17 @@ pub async fn for_hook<A: DeploymentApi>(
                 }
             }
         };
-        if Instant::now() + wait > polling.give_up {
+        // the window's end gets a check of its own: a hook that arrives in the last interval
+        // is not missed
+        let now = Instant::now();
+        if now >= polling.give_up {
             return Err(Error::before_run(format!(
                 "no blue/green deployment reached its PAUSE hook at {stage} in time ({said}); nothing was launched"
             ))
             .with_hint("start the deployment (UpdateService / the ECS deploy action) first, or raise --hook-wait"));
         }
-        if let Err(ev) = aborts.race(tokio::time::sleep(wait)).await {
+        let until = (now + wait).min(polling.give_up);
+        if let Err(ev) = aborts.race(tokio::time::sleep_until(until)).await {
             return Ok(Err(ev));
         }
     }
@@ -286,7 +290,8 @@ mod tests {
             e.message
         );
         assert!(e.message.contains("nothing was launched"));
-        assert!(started.elapsed() <= Duration::from_secs(30));
+        // a last check at the window's end, then no more
+        assert!(started.elapsed() <= Duration::from_millis(30_200));
         assert!(
             *api.calls.borrow() >= 9,
             "polled every 3 s: {}",
@@ -355,5 +360,33 @@ mod tests {
             .unwrap_err();
         assert_eq!(ev, AbortEvent::Signal(Signal::Interrupt));
         assert!(started.elapsed() < Duration::from_secs(6));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hook_arriving_in_the_last_interval_of_the_window_is_found() {
+        // polls at 0, 3, then the window's end (5): the hook arrived at 4.4
+        let api = fake(vec![
+            (0.0, Ok(None)),
+            (
+                4.4,
+                Ok(Some(deployment(
+                    "IN_PROGRESS",
+                    Some(STAGE),
+                    Some("AWAITING_ACTION"),
+                ))),
+            ),
+        ]);
+        let (_tx, mut aborts) = aborts();
+        let started = Instant::now();
+        let found = for_hook(&api, STAGE, polling(5.0), &mut aborts, &Output::silent())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.hook.id, "h1");
+        let at = started.elapsed().as_secs_f64();
+        assert!(
+            (5.0..5.5).contains(&at),
+            "found at {at} s, at the window's end"
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -260,14 +260,19 @@ pub fn spawn(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
+    let rx = lines_of(child.stderr.take().unwrap());
+    (child, rx)
+}
+
+/// The lines of a child's output, as they are written.
+pub fn lines_of(pipe: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
-    let err = child.stderr.take().unwrap();
     std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });
-    (child, rx)
+    rx
 }
 
 /// `spawn_run` of `--service ass-staging --image <the world's image> <extra>`.
@@ -430,6 +435,23 @@ pub fn register_revision(w: &World, image: &str, secret: Option<(&str, &str)>) -
     python_run(&args)
 }
 
+/// `tests/emulator/revision.py` with the world's seed task definition and `extra` arguments
+/// (`--image rails=…`, `--add-container JSON`, `--depends-on a:b:HEALTHY`, `--env c:K=V`).
+pub fn revision(w: &World, extra: &[&str]) -> String {
+    let script = repo().join("tests/emulator/revision.py");
+    let td = w.s("task_definition_arn");
+    let mut args = vec![
+        script.to_str().unwrap(),
+        &emulator().url,
+        "--region",
+        &w.region,
+        "--task-definition",
+        &td,
+    ];
+    args.extend_from_slice(extra);
+    python_run(&args)
+}
+
 /// Runs a Python snippet of the emulator's venv; its stdout, trimmed (it must succeed).
 fn python_script(script: &str, args: &[&str]) -> String {
     let mut all = vec!["-c", script];
@@ -446,4 +468,130 @@ fn python_run(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+// --- native blue/green (the seed's ass-staging-native service) ---------------------------
+
+pub const NATIVE: &str = "ass-staging-native";
+
+/// A new revision with the world's `image_key` image, deployed to the native service.
+pub async fn start_deployment(w: &World, image_key: &str) -> String {
+    let td = register_revision(w, &w.s(image_key), None);
+    ecs(w)
+        .await
+        .update_service()
+        .cluster(w.s("cluster"))
+        .service(NATIVE)
+        .task_definition(&td)
+        .send()
+        .await
+        .unwrap();
+    td
+}
+
+/// `ecs-migrate gate --cluster … --service ass-staging-native --container rails <extra>`.
+pub fn gate(w: &World, extra: &[&str]) -> std::process::Output {
+    let mut c = w.cmd();
+    c.args(["gate", "--cluster", &w.s("cluster"), "--service", NATIVE])
+        .args(["--container", "rails", "--output", "json"])
+        .args(extra);
+    c.output().unwrap()
+}
+
+/// The deployment once it has finished (SUCCESSFUL or ROLLBACK_*), described by the SDK.
+pub async fn finished(w: &World, arn: &str) -> aws_sdk_ecs::types::ServiceDeployment {
+    let ecs = ecs(w).await;
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = ecs
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send()
+            .await
+            .unwrap();
+        let d = out.service_deployments()[0].clone();
+        let status = d.status().unwrap().as_str().to_string();
+        if status == "SUCCESSFUL" || status.starts_with("ROLLBACK_S") || status == "ROLLBACK_FAILED"
+        {
+            return d;
+        }
+        assert!(Instant::now() < until, "deployment still {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub async fn service_task_definition(w: &World) -> String {
+    let out = ecs(w)
+        .await
+        .describe_services()
+        .cluster(w.s("cluster"))
+        .services(NATIVE)
+        .send()
+        .await
+        .unwrap();
+    out.services()[0].task_definition().unwrap().to_string()
+}
+
+/// The in-progress deployment of the native service once its PAUSE hook awaits an action:
+/// (deployment ARN, hook id).
+pub async fn awaiting_hook(w: &World) -> (String, String) {
+    let ecs = ecs(w).await;
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = ecs
+            .list_service_deployments()
+            .cluster(w.s("cluster"))
+            .service(NATIVE)
+            .status(aws_sdk_ecs::types::ServiceDeploymentStatus::InProgress)
+            .send()
+            .await
+            .unwrap();
+        if let Some(arn) = listed
+            .service_deployments()
+            .first()
+            .and_then(|d| d.service_deployment_arn())
+        {
+            let d = ecs
+                .describe_service_deployments()
+                .service_deployment_arns(arn)
+                .send()
+                .await
+                .unwrap();
+            let hook = d.service_deployments()[0]
+                .lifecycle_hook_details()
+                .iter()
+                .find(|h| h.status().map(|s| s.as_str()) == Some("AWAITING_ACTION"))
+                .and_then(|h| h.hook_id());
+            if let Some(hook) = hook {
+                return (arn.to_string(), hook.to_string());
+            }
+        }
+        assert!(Instant::now() < until, "no deployment reached its hook");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The status of one hook of a deployment (`AWAITING_ACTION`, `SUCCEEDED`, `TIMED_OUT`).
+pub async fn hook_status(w: &World, deployment: &str, hook: &str) -> String {
+    let d = ecs(w)
+        .await
+        .describe_service_deployments()
+        .service_deployment_arns(deployment)
+        .send()
+        .await
+        .unwrap();
+    d.service_deployments()[0]
+        .lifecycle_hook_details()
+        .iter()
+        .find(|h| h.hook_id() == Some(hook))
+        .and_then(|h| h.status())
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default()
+}
+
+/// What the emulator's fault knobs are now (`GET /_emulator/faults`).
+pub fn fault_knobs() -> Value {
+    let resp = http("GET", "/_emulator/faults", "");
+    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("{}");
+    serde_json::from_str(body).unwrap()
 }

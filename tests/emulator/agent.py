@@ -10,6 +10,9 @@ the awslogs stream. This module replaces that with real behaviour:
   image directories;
 * every container's effective command runs as a real local process whose output goes, line
   by line, to the awslogs stream ``<prefix>/<container>/<task-id>``;
+* containers start in ``dependsOn`` order (START, COMPLETE, SUCCESS, HEALTHY), health checks
+  run for real, and the containers of one task share a "localhost": a task directory
+  (``$EMU_TASK_LOCALHOST``) where they put unix sockets in place of loopback ports;
 * StopTask sends SIGTERM, then SIGKILL after ``stopTimeout``.
 
 It relies on moto internals and is pinned to the moto version in requirements.txt.
@@ -17,9 +20,12 @@ It relies on moto internals and is pinned to the moto version in requirements.tx
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import signal
+import tempfile
 import subprocess
 import threading
 import time
@@ -60,6 +66,23 @@ def image_dir_for(image: str) -> Path | None:
     return path if name and path.is_dir() else None
 
 
+def image_digest(image: str) -> str:
+    """The digest a container runs: the reference's own, else a hash of the image directory's
+    files (one directory is one image, whatever tag selects it)."""
+    if "@sha256:" in image:
+        return "sha256:" + image.split("@sha256:", 1)[1]
+    directory = image_dir_for(image)
+    h = hashlib.sha256()
+    if directory:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                h.update(str(path.relative_to(directory)).encode())
+                h.update(path.read_bytes())
+    else:
+        h.update(image.encode())
+    return "sha256:" + h.hexdigest()
+
+
 def _ssm_name(value_from: str) -> str:
     # arn:aws:ssm:region:acct:parameter/name -> /name (ECS accepts both forms)
     if value_from.startswith("arn:") and ":parameter" in value_from:
@@ -98,6 +121,8 @@ class ContainerRun:
         self.reader_done = threading.Event()
         self.writer_done = threading.Event()
         self.exited_monotonic: float | None = None
+        self.started = threading.Event()
+        self.health_stop = threading.Event()
 
     def _log_target(self) -> tuple[str | None, str | None]:
         conf = self.definition.get("logConfiguration") or {}
@@ -135,6 +160,7 @@ class ContainerRun:
             env[item["name"]] = item.get("value", "")
         env.update(secrets)
         env["ECS_CONTAINER_METADATA_URI_V4"] = "http://169.254.170.2/v4/" + self.agent.task.id
+        env["EMU_TASK_LOCALHOST"] = str(self.agent.localhost)
         return env
 
     @property
@@ -155,8 +181,56 @@ class ContainerRun:
             start_new_session=True,
         )
         PROCESSES.append(self.process)
+        self.env = self.environment(secrets)
+        with _LOCK:
+            self.entry["lastStatus"] = "RUNNING"
+            self.entry["imageDigest"] = image_digest(self.definition.get("image", ""))
+        self.started.set()
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=self._write, daemon=True).start()
+        if self.definition.get("healthCheck"):
+            threading.Thread(target=self._health, daemon=True).start()
+
+    def _health(self) -> None:
+        """Runs the container's health check as Docker does: HEALTHY after one success,
+        UNHEALTHY after `retries` failures past `startPeriod`. Intervals are capped by the
+        `health_check_interval_max` knob (the emulator's compressed clock)."""
+        check = self.definition["healthCheck"]
+        command = list(check.get("command") or [])
+        if command[:1] == ["CMD-SHELL"]:
+            argv = ["sh", "-c", " ".join(command[1:])]
+        elif command[:1] == ["CMD"]:
+            argv = command[1:]
+        else:
+            argv = command
+        if argv and argv[0].startswith("/") and (self.image_dir / argv[0].lstrip("/")).exists():
+            argv[0] = str(self.image_dir / argv[0].lstrip("/"))
+        interval = min(float(check.get("interval", 30)), FAULTS.get_float("health_check_interval_max", 1.0))
+        timeout = float(check.get("timeout", 5))
+        retries = int(check.get("retries", 3))
+        start_period = float(check.get("startPeriod", 0))
+        started = time.monotonic()
+        failures = 0
+        while not self.health_stop.wait(interval):
+            try:
+                ok = subprocess.run(  # noqa: S603 - argv from the task definition
+                    argv, cwd=self.image_dir, env=self.env, timeout=timeout,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                ).returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                ok = False
+            if ok:
+                failures = 0
+                status = "HEALTHY"
+            elif time.monotonic() - started < start_period:
+                continue
+            else:
+                failures += 1
+                if failures < retries:
+                    continue
+                status = "UNHEALTHY"
+            with _LOCK:
+                self.entry["healthStatus"] = status
 
     def log_line(self, text: str) -> None:
         """Queue a line for the awslogs stream with the time it was produced."""
@@ -244,6 +318,8 @@ class TaskAgent:
         self.stop_requested = threading.Event()
         self.stopped_event = threading.Event()
         self.stopped_monotonic = 0.0
+        # the task's shared network namespace: its containers' "localhost"
+        self.localhost = Path(tempfile.mkdtemp(prefix=f"emu-task-{task.id[:8]}-"))
         self.containers = [
             ContainerRun(self, cdef, entry)
             for cdef, entry in zip(definition.container_definitions, task.containers)
@@ -258,7 +334,7 @@ class TaskAgent:
     def set_status(self, status: str) -> None:
         with _LOCK:
             self.task._status = status
-            if status in ("PENDING", "RUNNING"):
+            if status == "PENDING":
                 for c in self.containers:
                     c.entry["lastStatus"] = status
             if status == "RUNNING":
@@ -297,16 +373,7 @@ class TaskAgent:
             if failure:
                 return self._finish("TaskFailedToStart", failure, started=False)
             secrets[c.name] = resolved
-        for c in self.containers:
-            try:
-                c.start(secrets[c.name])
-            except OSError as exc:
-                reason = f"CannotStartContainerError: failed to create shim task: {exc}"
-                c.entry["reason"] = reason
-                self._terminate_all(reason)
-                return self._finish("TaskFailedToStart", reason, started=False)
-        self.set_status("RUNNING")
-        self._supervise()
+        self._supervise(secrets)
 
     def _resolve_secrets(self, cdef: dict[str, Any]) -> tuple[dict[str, str], str | None]:
         """Each secret's value, or the stopped reason ECS gives when one cannot be fetched."""
@@ -338,14 +405,89 @@ class TaskAgent:
             )
         return resolved, None
 
-    def _supervise(self) -> None:
+    def _dependency(self, c: ContainerRun) -> bool | str:
+        """True when `c`'s dependsOn conditions hold, False to keep waiting, or why they never
+        will (ECS: START, COMPLETE, SUCCESS, HEALTHY)."""
+        by_name = {x.name: x for x in self.containers}
+        for dep in c.definition.get("dependsOn") or []:
+            d = by_name.get(dep.get("containerName"))
+            if d is None:
+                return f"dependency {dep.get('containerName')} is not in the task"
+            condition = dep.get("condition", "START")
+            exited = d.entry.get("lastStatus") == "STOPPED"
+            code = d.entry.get("exitCode")
+            if condition == "START" and not d.started.is_set():
+                return False
+            if condition == "COMPLETE" and not exited:
+                return False
+            if condition == "SUCCESS":
+                if exited and code not in (0, None):
+                    return f"dependency {d.name} exited {code}, not 0 (condition SUCCESS)"
+                if not exited:
+                    return False
+            if condition == "HEALTHY" and not d.definition.get("healthCheck"):
+                # without a health check there is nothing to wait for (it only has to start)
+                if not d.started.is_set():
+                    return False
+            elif condition == "HEALTHY":
+                if exited:
+                    return f"dependency {d.name} stopped before it was HEALTHY"
+                if d.entry.get("healthStatus") == "UNHEALTHY":
+                    return f"dependency {d.name} is UNHEALTHY"
+                if d.entry.get("healthStatus") != "HEALTHY":
+                    return False
+        return True
+
+    def _start_ready(self, waiting: list[ContainerRun], secrets: dict[str, dict[str, str]],
+                     since: float) -> str | None:
+        """Starts the waiting containers whose dependencies hold; why the task cannot start."""
+        for c in list(waiting):
+            state = self._dependency(c)
+            # ECS gives up on a dependency only after the container's startTimeout; without one
+            # the container (and the task) stays PENDING, as on ECS
+            timeout = float(c.definition.get("startTimeout") or FAULTS.get_float("start_timeout") or 0)
+            if state is False and (timeout <= 0 or time.monotonic() - since < timeout):
+                continue
+            if state is not True:
+                why = state if isinstance(state, str) else f"its dependencies did not hold within {timeout:g}s"
+                if c.definition.get("essential", True):
+                    return f"CannotStartContainerError: container {c.name}: {why}"
+                waiting.remove(c)  # a non-essential container that cannot start stays down
+                continue
+            try:
+                c.start(secrets[c.name])
+            except OSError as exc:
+                reason = f"CannotStartContainerError: failed to create shim task: {exc}"
+                c.entry["reason"] = reason
+                return reason
+            waiting.remove(c)
+        essentials = [c for c in self.containers if c.definition.get("essential", True)]
+        if self.task._status != "RUNNING" and all(c.started.is_set() for c in essentials):
+            self.set_status("RUNNING")
+        return None
+
+    def _supervise(self, secrets: dict[str, dict[str, str]]) -> None:
         essential_exit: ContainerRun | None = None
-        running_since = time.monotonic()
+        waiting = list(self.containers)
+        since = time.monotonic()
+        running_since: float | None = None
         while True:
+            if waiting and essential_exit is None and not self.stop_requested.is_set():
+                failure = self._start_ready(waiting, secrets, since)
+                if failure:
+                    self._terminate_all(failure)
+                    for c in self.containers:
+                        if c.process:
+                            c.process.wait()
+                    return self._finish("TaskFailedToStart", failure, started=False)
+            if running_since is None and self.task._status == "RUNNING":
+                running_since = time.monotonic()
             for c in self.containers:
-                assert c.process
+                if c.process is None:
+                    continue
                 code = c.process.poll()
                 if code is not None and c.entry.get("lastStatus") != "STOPPED":
+                    c.health_stop.set()
                     with _LOCK:
                         c.entry["lastStatus"] = "STOPPED"
                         c.entry["exitCode"] = 128 - code if code < 0 else code
@@ -356,7 +498,7 @@ class TaskAgent:
             if all(c.entry.get("lastStatus") == "STOPPED" for c in self.containers):
                 break
             lost = FAULTS.get("task_lost")
-            if lost and time.monotonic() - running_since >= float(lost.get("after", 0)):
+            if lost and running_since is not None and time.monotonic() - running_since >= float(lost.get("after", 0)):
                 return self._lose(lost)
             if self.stop_requested.is_set() or essential_exit is not None:
                 why = self.task.stopped_reason if self.stop_requested.is_set() else (
@@ -366,8 +508,9 @@ class TaskAgent:
             time.sleep(0.02)
         for c in self.containers:
             c.reader_done.wait(5)
+        started = any(c.started.is_set() for c in self.containers if c.definition.get("essential", True))
         if self.stop_requested.is_set():
-            self._finish("UserInitiated", self.task.stopped_reason, started=True)
+            self._finish("UserInitiated", self.task.stopped_reason, started=started)
         else:
             self._finish("EssentialContainerExited", "Essential container in task exited", True)
 
@@ -379,6 +522,8 @@ class TaskAgent:
                 self.task.stop_code = stop_code
                 self.task.stopped_reason = reason
                 self.task.stopping_at = _now()
+                # ECS: when the essential container stopped, before the teardown ends
+                self.task.execution_stopped_at = self.task.stopping_at
 
     def _lose(self, lost: dict[str, Any]) -> None:
         """Host or Spot loss: every process dies, no container gets an exit code."""
@@ -396,6 +541,13 @@ class TaskAgent:
     def _terminate_all(self, _why: str) -> None:
         """SIGTERM every running container once, SIGKILL after its stopTimeout."""
         for c in self.containers:
+            if c.process is None:
+                with _LOCK:
+                    c.entry["lastStatus"] = "STOPPED"
+                c.reader_done.set()
+                c.writer_done.set()
+                continue
+            c.health_stop.set()
             if c.process and c.process.poll() is None and not getattr(c, "_termed", False):
                 c._termed = True  # type: ignore[attr-defined]
                 # like `docker stop`: SIGTERM to the container's main process only
@@ -428,9 +580,11 @@ class TaskAgent:
         with _LOCK:
             self.task._status = "STOPPED"
             self.task.stopped_at = _now()
-            self.task.execution_stopped_at = self.task.stopped_at
+            if getattr(self.task, "execution_stopped_at", None) is None:
+                self.task.execution_stopped_at = self.task.stopped_at
             self.stopped_monotonic = time.monotonic()
             self.stopped_event.set()
+        shutil.rmtree(self.localhost, ignore_errors=True)
 
     @staticmethod
     def _sleep_plain(key: str) -> None:

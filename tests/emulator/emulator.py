@@ -70,12 +70,14 @@ class FaultMiddleware:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         api = target.rsplit(".", 1)[-1] if target else ""
         if api:
-            stats.count(stats.region_of(environ), api)
+            user_agent = environ.get("HTTP_USER_AGENT", "") + " " + environ.get("HTTP_X_AMZ_USER_AGENT", "")
+            stats.count(stats.region_of(environ), api, target, user_agent)
             delay = float((FAULTS.get("latency") or {}).get(api, 0.0))
             if delay > 0:
                 time.sleep(delay)
-            fault = FAULTS.api_fault(api)
+            fault = FAULTS.api_fault(api, stats.region_of(environ))
             if fault:
+                stats.fault_served(stats.region_of(environ), api)
                 status, code, message = fault
                 return _error(start_response, status, code, message)
             failure = FAULTS.get("run_task_failures")
@@ -153,6 +155,7 @@ class FaultMiddleware:
                 idempotency.remember(region, request, data)
         fail = FAULTS.take("run_task_created_then_fail")
         if fail and status.startswith("200"):
+            stats.fault_served(region, "RunTask")
             return _error(start_response, fail, "ServiceUnavailable", "emulated: task created, then 5xx")
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         start_response(status, [*headers, ("Content-Length", str(len(data)))])

@@ -18,6 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "pending_delay": 0.3,
     "deprovisioning_delay": 0.3,
     "stop_timeout": 30.0,  # SIGTERM -> SIGKILL when the container has no stopTimeout
+    "start_timeout": 0.0,  # a container's dependsOn wait when it has no startTimeout (0: forever)
+    "health_check_interval_max": 1.0,  # health checks run at most this far apart (compressed clock)
     # CloudWatch Logs, seconds
     "log_ingest_delay": 0.2,  # each line becomes visible this long after it was printed
     "log_stream_delay": 0.0,  # the stream is created this long after the task started logging
@@ -38,7 +40,9 @@ DEFAULTS: dict[str, Any] = {
     # API faults
     "latency": {},  # {"GetLogEvents": 5.0}: every call of that API answers this many seconds late
     "throttle": {},  # {"DescribeTasks": 0.5}: that share of calls gets ThrottlingException
-    "error_burst": {},  # {"GetLogEvents": {"count": 3, "status": 503}}: next N calls fail
+    # {"GetLogEvents": {"count": 3, "status": 503}}: the next N calls fail ("region": "R"
+    # limits it to requests signed for that region)
+    "error_burst": {},
     "run_task_failures": None,  # "RESOURCE:FARGATE" etc: RunTask answers failures[] with it
     # {"count": 1, "status": 503}: the next N RunTask calls create their task, then answer 5xx
     "run_task_created_then_fail": None,
@@ -92,11 +96,14 @@ class Faults:
                 return int(knob.get("status", 500))
         return None
 
-    def api_fault(self, api: str) -> tuple[int, str, str] | None:
+    def api_fault(self, api: str, region: str | None = None) -> tuple[int, str, str] | None:
         """(status, error code, message) if this call of `api` must fail, else None."""
         with self._lock:
             burst = (self._values.get("error_burst") or {}).get(api)
+            if burst and burst.get("region") not in (None, region):
+                burst = None
             if burst and burst.get("count", 0) > 0:
+                burst["served"] = burst.get("served", 0) + 1
                 burst["count"] -= 1
                 status = int(burst.get("status", 500))
                 return status, "InternalFailure" if status == 500 else "ServiceUnavailable", (

@@ -1,4 +1,6 @@
-"""What the emulator was asked, per region: API call counts and RunTask client tokens.
+"""What the emulator was asked, per region: API call counts, RunTask client tokens, when
+StopTask calls arrived, and the IAM actions (`ecs:RunTask`) of the calls ecs-migrate made (its
+User-Agent carries `app/ecs-migrate`), which the `iam-policy` tests compare with the policy.
 
 `GET /_emulator/stats?region=R` shows them, `DELETE` clears them. Tests and the benchmark use
 this to count API calls per task-minute and to check that SDK retries carry one token.
@@ -16,6 +18,17 @@ _LOCK = threading.Lock()
 _CALLS: dict[str, Counter[str]] = defaultdict(Counter)
 _TOKENS: dict[str, list[str | None]] = defaultdict(list)
 _STOPS: dict[str, list[float]] = defaultdict(list)  # when StopTask calls arrived (epoch s)
+_ACTIONS: dict[str, Counter[str]] = defaultdict(Counter)  # ecs-migrate's calls, as IAM actions
+_FAULTS: dict[str, Counter[str]] = defaultdict(Counter)  # faults served (5xx, throttling), by API
+_TIMES: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+# The X-Amz-Target prefix of each JSON-protocol service -> its IAM service prefix.
+IAM_PREFIX = {
+    "AmazonEC2ContainerServiceV20141113": "ecs",
+    "AmazonSSM": "ssm",
+    "Logs_20140328": "logs",
+    "secretsmanager": "secretsmanager",
+    "AmazonEC2ContainerRegistry_V20150921": "ecr",
+}
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/")
 
 
@@ -25,11 +38,21 @@ def region_of(environ: dict[str, Any]) -> str:
     return m.group(1) if m else "us-east-1"
 
 
-def count(region: str, api: str) -> None:
+def count(region: str, api: str, target: str = "", user_agent: str = "") -> None:
     with _LOCK:
+        now = time.time()
         _CALLS[region][api] += 1
+        _TIMES[region][api].append(now)
         if api == "StopTask":
-            _STOPS[region].append(time.time())
+            _STOPS[region].append(now)
+        service = IAM_PREFIX.get(target.rsplit(".", 1)[0], target.rsplit(".", 1)[0])
+        if "app/ecs-migrate" in user_agent:
+            _ACTIONS[region][f"{service}:{api}"] += 1
+
+
+def fault_served(region: str, api: str) -> None:
+    with _LOCK:
+        _FAULTS[region][api] += 1
 
 
 def run_task_token(region: str, token: str | None) -> None:
@@ -45,6 +68,9 @@ def snapshot(region: str | None) -> dict[str, Any]:
                 "calls": dict(_CALLS.get(r, {})),
                 "run_task_tokens": list(_TOKENS.get(r, [])),
                 "stop_task_times": list(_STOPS.get(r, [])),
+                "ecs_migrate_actions": dict(_ACTIONS.get(r, {})),
+                "faults_served": dict(_FAULTS.get(r, {})),
+                "call_times": {k: list(v) for k, v in _TIMES.get(r, {}).items()},
             }
             for r in regions
         }
@@ -52,7 +78,7 @@ def snapshot(region: str | None) -> dict[str, Any]:
 
 def clear(region: str | None) -> None:
     with _LOCK:
-        for table in (_CALLS, _TOKENS, _STOPS):
+        for table in (_CALLS, _TOKENS, _STOPS, _ACTIONS, _TIMES, _FAULTS):
             if region:
                 table.pop(region, None)
             else:

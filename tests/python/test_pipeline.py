@@ -73,7 +73,7 @@ def test_template_keeps_migrate_and_deploy_in_one_queued_stage():
                    "ecs:StopTask", "logs:GetLogEvents", "ssm:GetParameters", "iam:PassRole",
                    "secretsmanager:DescribeSecret"]:
         assert needed in actions, needed
-    pass_role = [s for s in statements(t, "MigrateRole") if s["Action"] == "iam:PassRole"][0]
+    pass_role = [s for s in statements(t, "MigrateRole") if actions_of(s) == ["iam:PassRole"]][0]
     assert pass_role["Condition"]["StringEquals"]["iam:PassedToService"] == "ecs-tasks.amazonaws.com"
 
 
@@ -111,7 +111,7 @@ def test_rendered_appspec_structure(tmp_path):
 
 def test_docs_name_only_flags_that_exist():
     helps = ""
-    for sub in ("run", "render", "gate"):
+    for sub in ("run", "render", "gate", "iam-policy"):
         helps += subprocess.run([str(BIN), sub, "--help"], capture_output=True, text=True, check=True).stdout
     documented = set()
     docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "buildspec-migrate.yml"]
@@ -121,7 +121,8 @@ def test_docs_name_only_flags_that_exist():
                 "--repository-name", "--image-tag", "--image-manifest", "--image-manifest-media-type",
                 "--output", "--locked", "--release", "--check", "--all-targets", "--generate-cli-skeleton",
                 "--include", "--task-definition",
-                "--data-dir", "--port", "--deploy",  # scripts/seed, scripts/emulator, revision.py
+                # scripts/seed, scripts/emulator, revision.py
+                "--data-dir", "--port", "--deploy", "--add-container", "--depends-on", "--env",
                 "--runs", "--lines", "--write-docs",  # scripts/bench
                 # the aws CLI, sha256sum, cargo and readelf in docs/pipeline.md and the runbook
                 "--deployment-controller", "--name", "--only-show-errors", "--pipeline-name",

@@ -1,0 +1,182 @@
+//! `ecs-migrate iam-policy` grants exactly what each command calls: the emulator records the
+//! IAM action of every call ecs-migrate makes (its User-Agent says `app/ecs-migrate`), and each
+//! test drives one command down all of its paths, then compares that record with the policy.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{NATIVE, World, code, stats, stderr};
+use serde_json::Value;
+
+/// Checked by AWS on ecs-migrate's calls, never called: PassRole (the task definition names
+/// roles) and TagResource (RegisterTaskDefinition and RunTask carry tags).
+const IMPLIED: [&str; 2] = ["iam:PassRole", "ecs:TagResource"];
+
+/// The actions `ecs-migrate iam-policy COMMAND` grants.
+fn granted(w: &World, command: &str) -> BTreeSet<String> {
+    let o = w.cmd().args(["iam-policy", command]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().unwrap().clone())
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The actions of the calls ecs-migrate made in the world's region.
+fn called(w: &World) -> BTreeSet<String> {
+    stats(&w.region)["ecs_migrate_actions"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn assert_policy_is_the_calls(w: &World, command: &str, implied: &[&str]) {
+    let granted = granted(w, command);
+    let called = called(w);
+    let not_granted: Vec<_> = called.difference(&granted).collect();
+    assert!(
+        not_granted.is_empty(),
+        "{command} calls what its policy does not grant: {not_granted:?}"
+    );
+    let never_called: Vec<_> = granted
+        .iter()
+        .filter(|a| !called.contains(*a) && !implied.contains(&a.as_str()))
+        .collect();
+    assert!(
+        never_called.is_empty(),
+        "{command}'s policy grants what it never called: {never_called:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_is_granted_exactly_what_it_calls() {
+    let w = World::new("ap-east-1");
+    // a migration, a read of a native service's current revision, and an abort (StopTask)
+    let o = w.run_on("ass-staging", "image", &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = w.run_on(NATIVE, "image", &["status"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = w.run_on(
+        "ass-staging",
+        "image",
+        &["--timeout", "2s", "--", "sh", "-c", "sleep 30"],
+    );
+    assert_eq!(code(&o), 124, "{}", stderr(&o));
+    assert_policy_is_the_calls(&w, "run", &IMPLIED);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn render_is_granted_exactly_what_it_calls() {
+    let w = World::new("me-central-1");
+    let out = tempfile::tempdir().unwrap();
+    let cluster = w.s("cluster");
+    let o = w
+        .cmd()
+        .args([
+            "render",
+            "--cluster",
+            &cluster,
+            "--service",
+            "ass-staging-bg",
+        ])
+        .args(["--container", "rails", "--pin-images", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let image = w.s("image");
+    let o = w
+        .cmd()
+        .args([
+            "render",
+            "--format",
+            "imagedefinitions",
+            "--cluster",
+            &cluster,
+        ])
+        .args([
+            "--service",
+            NATIVE,
+            "--container",
+            "rails",
+            "--image",
+            &image,
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_policy_is_the_calls(&w, "render", &[]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gate_is_granted_exactly_what_it_calls() {
+    let w = World::new("il-central-1");
+    common::start_deployment(&w, "image").await;
+    let o = common::gate(&w, &["--hook-wait", "30s"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // the next deployment's gate is stopped by its deadline: StopTask
+    common::start_deployment(&w, "image").await;
+    let o = common::gate(
+        &w,
+        &[
+            "--hook-wait",
+            "30s",
+            "--timeout",
+            "8s",
+            "--",
+            "sh",
+            "-c",
+            "sleep 30",
+        ],
+    );
+    assert_eq!(code(&o), 124, "{}", stderr(&o));
+    assert_policy_is_the_calls(&w, "gate", &IMPLIED);
+}
+
+#[test]
+fn the_docs_policy_is_the_commands_policy() {
+    let w = World::new("us-east-1");
+    let o = w
+        .cmd()
+        .args([
+            "iam-policy",
+            "all",
+            "--region",
+            "ap-northeast-1",
+            "--account",
+            "730335441282",
+            "--cluster",
+            "ass-staging",
+            "--service",
+            "ass-staging",
+            "--migration-family",
+            "ass-task-def-staging-migrate",
+            "--log-group",
+            "/ecs/ass-staging",
+            "--ssm-path",
+            "/ass-staging/",
+            "--role",
+            "arn:aws:iam::730335441282:role/ass-ecs-task",
+            "--role",
+            "arn:aws:iam::730335441282:role/ass-ecs-task-execution",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let printed: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let doc: Value =
+        serde_json::from_str(&common::file(&common::repo().join("docs/iam-policy.json"))).unwrap();
+    assert_eq!(
+        doc, printed,
+        "docs/iam-policy.json is `ecs-migrate iam-policy all …` as docs/pipeline.md shows it"
+    );
+}
