@@ -6,8 +6,8 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::aws::deployments::HOOK_STAGES;
 use crate::config::duration;
-use crate::deployments::HOOK_STAGES;
 use crate::exit::HELP_TABLE;
 
 /// `0.1.0 (commit 0123abcd4567)`: which build runs in a pipeline matters when reading its logs.

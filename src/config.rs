@@ -9,10 +9,10 @@ use crate::cli::{
     RenderFormat, RunArgs, RunOnAbort, TargetArgs,
 };
 use crate::error::{Error, Result};
-use crate::iam;
-use crate::image::{self, ImageRef};
-use crate::overrides::{self, Overrides};
-use crate::taskdef::Sidecars;
+use crate::plan::iam;
+use crate::plan::image::{self, ImageRef};
+use crate::plan::overrides::{self, Overrides};
+use crate::plan::taskdef::Sidecars;
 
 /// What a deadline, SIGINT or SIGTERM does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -458,7 +458,7 @@ fn migration_plan(
         },
         migration_family: args.migration_family.clone(),
         tags,
-        caller: crate::identity::caller(|k| std::env::var(k).ok()),
+        caller: crate::plan::identity::caller(|k| std::env::var(k).ok()),
         client_token: args.client_token.clone(),
         allow_concurrent: args.allow_concurrent,
         attach: args.attach,

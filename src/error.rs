@@ -9,7 +9,7 @@ use std::fmt;
 use aws_sdk_ecs::config::http::HttpResponse;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 
-use crate::outcome::Outcome;
+use crate::verdict::outcome::Outcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

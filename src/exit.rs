@@ -110,7 +110,7 @@ mod tests {
     /// Each reserved code's docs row names the outcome that `Outcome::exit_code` maps to it.
     #[test]
     fn docs_rows_name_the_outcome_of_each_code() {
-        use crate::outcome::Outcome;
+        use crate::verdict::outcome::Outcome;
         let doc = include_str!("../docs/exit-codes.md");
         for o in [
             Outcome::UsageError,

@@ -2,34 +2,19 @@
 
 mod aws;
 mod cli;
+mod commands;
 mod config;
-mod deployments;
 mod error;
 mod exit;
-mod follow;
-mod gate;
 mod guard;
-mod iam;
-mod identity;
-mod image;
-mod launch;
-mod network;
-mod outcome;
 mod output;
-mod overrides;
-mod pin;
-mod preflight;
+mod plan;
 #[cfg(test)]
 mod proptests;
-mod rawjson;
-mod render;
-mod report;
-mod resolve;
-mod run;
 mod sanitize;
-mod secret_ref;
 mod signals;
-mod taskdef;
+mod steps;
+mod verdict;
 
 use std::io::IsTerminal;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -38,11 +23,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::Parser;
 
 use crate::cli::{Cli, Command, GateArgs, MigrationArgs, OutputFormat, RunArgs};
-use crate::outcome::Outcome;
+use crate::commands::run::Ran;
+use crate::commands::{gate, render, run};
 use crate::output::Output;
-use crate::report::Report;
-use crate::run::Ran;
+use crate::plan::iam;
 use crate::signals::Aborts;
+use crate::verdict::outcome::Outcome;
+use crate::verdict::report::Report;
 
 /// `--output json` was asked: every exit path then prints one JSON document on stdout.
 static JSON: AtomicBool = AtomicBool::new(false);

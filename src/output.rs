@@ -8,8 +8,8 @@ use std::io::Write;
 use serde_json::Value;
 
 use crate::cli::OutputFormat;
-use crate::report::Report;
 use crate::sanitize;
+use crate::verdict::report::Report;
 
 #[derive(Debug, Clone)]
 pub struct Output {

@@ -5,25 +5,25 @@
 use serde_json::{Value, json};
 
 use crate::aws::Clients;
+use crate::aws::rawjson;
 use crate::cli::AwsArgs;
 use crate::config::{RunPlan, Source};
 use crate::error::{Error, Result};
-use crate::follow::machine::{OnAbort, Settings};
-use crate::follow::seam::{Sdk, TaskApi, TaskView};
-use crate::follow::{self, Followed};
 use crate::guard;
-use crate::identity::Migration;
-use crate::launch::{self, RunTaskInput};
-use crate::network::{self, Placement};
-use crate::outcome::{self, Abort, Ending, Outcome, rails_version};
 use crate::output::Output;
-use crate::preflight::{self, LogTarget};
-use crate::rawjson;
-use crate::report::{self, Report};
-use crate::resolve::{DuringDeployment, Resolved, resolve};
-use crate::secret_ref;
+use crate::plan::identity::Migration;
+use crate::plan::network::{self, Placement};
+use crate::plan::secret_ref;
+use crate::plan::taskdef;
 use crate::signals::{AbortEvent, Aborts};
-use crate::taskdef;
+use crate::steps::follow::machine::{OnAbort, Settings};
+use crate::steps::follow::seam::{Sdk, TaskApi, TaskView};
+use crate::steps::follow::{self, Followed};
+use crate::steps::launch::{self, RunTaskInput};
+use crate::steps::preflight::{self, LogTarget};
+use crate::steps::resolve::{DuringDeployment, Resolved, resolve};
+use crate::verdict::outcome::{self, Abort, Ending, Outcome, rails_version};
+use crate::verdict::report::{self, Report};
 
 /// What a run ended with: a dry run's plan was printed, or a result to report.
 pub enum Ran {

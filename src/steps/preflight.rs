@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::aws::Clients;
 use crate::error::{Error, Result};
-use crate::secret_ref::{self, SecretRef, SmSecret};
+use crate::plan::secret_ref::{self, SecretRef, SmSecret};
 
 /// The awslogs stream a container writes to: `<prefix>/<container>/<task-id>`.
 #[derive(Debug, Clone, PartialEq)]

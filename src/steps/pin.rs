@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::aws::Clients;
 use crate::error::{Error, Result};
-use crate::image::ImageRef;
+use crate::plan::image::ImageRef;
 
 /// A container (other than the migrated one) whose image is a tag, not a digest.
 #[derive(Debug, Clone, PartialEq)]

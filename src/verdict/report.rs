@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::exit;
-use crate::outcome::Outcome;
-use crate::preflight::SecretsChecked;
+use crate::steps::preflight::SecretsChecked;
+use crate::verdict::outcome::Outcome;
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Report {

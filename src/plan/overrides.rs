@@ -17,10 +17,13 @@ use crate::error::{Error, Result};
 pub const OVERRIDES_MAX_CHARS: usize = 8192;
 
 const BUILTIN: [(&str, &str); 4] = [
-    ("down", include_str!("../task-overrides/down.json")),
-    ("migrate", include_str!("../task-overrides/migrate.json")),
-    ("rollback", include_str!("../task-overrides/rollback.json")),
-    ("status", include_str!("../task-overrides/status.json")),
+    ("down", include_str!("../../task-overrides/down.json")),
+    ("migrate", include_str!("../../task-overrides/migrate.json")),
+    (
+        "rollback",
+        include_str!("../../task-overrides/rollback.json"),
+    ),
+    ("status", include_str!("../../task-overrides/status.json")),
 ];
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

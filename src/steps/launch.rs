@@ -2,10 +2,10 @@
 
 use serde_json::{Value, json};
 
+use crate::aws::rawjson;
 use crate::error::{Error, Result};
-use crate::network::Placement;
-use crate::overrides::Overrides;
-use crate::rawjson;
+use crate::plan::network::Placement;
+use crate::plan::overrides::Overrides;
 
 /// RunTask's limit for `startedBy`.
 pub const STARTED_BY_MAX: usize = 128;
@@ -58,7 +58,7 @@ pub fn request(input: &RunTaskInput<'_>) -> Value {
     }
     let mut tags = vec![
         json!({"key": "ecs-migrate:container", "value": input.container}),
-        json!({"key": crate::identity::STARTED_BY_TAG, "value": input.caller}),
+        json!({"key": crate::plan::identity::STARTED_BY_TAG, "value": input.caller}),
     ];
     if let Some(p) = &input.overrides.preset {
         tags.push(json!({"key": "ecs-migrate:preset", "value": p}));

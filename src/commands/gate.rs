@@ -2,8 +2,6 @@
 //! for its deployment to stop at the hook → the target revision → migrate exactly as `run`
 //! does (within the hook's expiry) → answer the hook: CONTINUE on success, ROLLBACK on failure.
 
-pub mod wait;
-
 use std::time::{Duration, SystemTime};
 
 use aws_smithy_types::DateTime;
@@ -11,20 +9,20 @@ use aws_smithy_types::date_time::Format;
 use tokio::time::Instant;
 
 use crate::aws::Clients;
+use crate::aws::deployments::{self, HookAction};
+use crate::aws::rawjson;
 use crate::cli::{AwsArgs, OnFailure};
+use crate::commands::run::{self, Ran, Start};
 use crate::config::{GatePlan, OnAbort};
-use crate::deployments::{self, HookAction};
 use crate::error::{Error, Result};
-use crate::network;
-use crate::outcome::Outcome;
 use crate::output::Output;
-use crate::rawjson;
-use crate::report::{GateReport, Report};
-use crate::resolve::Resolved;
-use crate::run::{self, Ran, Start};
+use crate::plan::network;
 use crate::signals::Aborts;
+use crate::steps::resolve::Resolved;
+use crate::verdict::outcome::Outcome;
+use crate::verdict::report::{GateReport, Report};
 
-use wait::{Found, Polling};
+use crate::steps::hook_wait::{self as wait, Found, Polling};
 
 /// The longest margin kept between the migration's deadline and the hook's expiry.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
@@ -463,7 +461,7 @@ mod tests {
             assert_eq!(d.action, want, "{outcome:?} defect={defect}: {}", d.reason);
             assert!(!d.reason.is_empty());
         }
-        for o in crate::outcome::Outcome::ALL {
+        for o in crate::verdict::outcome::Outcome::ALL {
             // every outcome has a row (the match above is exhaustive; this pins the list)
             let _ = decide(Some(o), false, FailRollback, Stop);
         }

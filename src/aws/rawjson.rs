@@ -16,7 +16,7 @@ use aws_smithy_types::body::SdkBody;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::taskdef::Described;
+use crate::plan::taskdef::Described;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -15,8 +15,8 @@ use tokio::time::Instant;
 use super::claim;
 use super::seam::TaskView;
 use crate::error::Error;
-use crate::outcome::{Abort, Ending};
 use crate::signals::{AbortEvent, Signal};
+use crate::verdict::outcome::{Abort, Ending};
 
 /// How often the log is read while draining: the quiet window is measured with fast reads.
 pub const DRAIN_READ: Duration = Duration::from_millis(250);

@@ -12,9 +12,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::Error;
-use crate::outcome::Ending;
 use crate::output::Output;
 use crate::signals::Aborts;
+use crate::verdict::outcome::Ending;
 use machine::{Machine, Note, Settings, Step};
 use seam::{TaskApi, TaskView};
 

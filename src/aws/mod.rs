@@ -1,4 +1,8 @@
-//! One `SdkConfig`, built once; the clients made from it are passed by reference.
+//! The SDK boundary. One `SdkConfig`, built once; the clients made from it are passed by
+//! reference.
+
+pub mod deployments;
+pub mod rawjson;
 
 use std::time::Duration;
 

@@ -5,12 +5,12 @@
 use serde_json::Value;
 
 use crate::aws::Clients;
+use crate::aws::deployments::{self, DeploymentApi};
+use crate::aws::rawjson;
 use crate::config::Source;
-use crate::deployments::{self, DeploymentApi};
 use crate::error::{Error, Result};
-use crate::network::{self, ServiceContext};
-use crate::rawjson;
-use crate::taskdef::Described;
+use crate::plan::network::{self, ServiceContext};
+use crate::plan::taskdef::Described;
 
 /// The source task definition and, for a service, its live context.
 pub struct Resolved {

@@ -2,7 +2,7 @@
 //! when both are known), its command and its overrides. `--attach` follows only the same
 //! migration; anything else running is another migration, and ours is busy.
 
-use crate::overrides::Overrides;
+use crate::plan::overrides::Overrides;
 
 /// The tag naming who launched a migration (a CodeBuild build, a GitHub run, user@host).
 pub const STARTED_BY_TAG: &str = "ecs-migrate:started-by";

@@ -12,9 +12,9 @@ use super::machine::{OnAbort, Settings};
 use super::seam::{ContainerView, LogPage, TaskApi, TaskView};
 use super::{Followed, follow};
 use crate::error::{Error, Result};
-use crate::outcome::{self, Abort, Ending, Outcome};
 use crate::output::Output;
 use crate::signals::{Aborts, Signal};
+use crate::verdict::outcome::{self, Abort, Ending, Outcome};
 
 const OURS: &str = "arn:aws:ecs:r:1:task/c/ours";
 

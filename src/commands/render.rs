@@ -16,11 +16,11 @@ use crate::cli::AwsArgs;
 use crate::config::{APPSPEC_HOOKS as HOOKS, Artifacts as Format, RenderPlan, Source};
 use crate::error::{Error, Result};
 use crate::exit;
-use crate::outcome::Outcome;
 use crate::output::Output;
-use crate::pin;
-use crate::resolve;
-use crate::taskdef::Described;
+use crate::plan::taskdef::Described;
+use crate::steps::pin;
+use crate::steps::resolve;
+use crate::verdict::outcome::Outcome;
 
 /// What `render` did: the text summary's facts and the `--output json` document.
 #[derive(Debug, Default, Serialize)]
@@ -472,7 +472,8 @@ mod tests {
 
     fn seed() -> Described {
         Described::from_json(
-            serde_json::from_str(include_str!("../tests/fixtures/taskdef-staging.json")).unwrap(),
+            serde_json::from_str(include_str!("../../tests/fixtures/taskdef-staging.json"))
+                .unwrap(),
         )
         .unwrap()
     }

@@ -7,8 +7,8 @@ use aws_sdk_ecs::types::{DesiredStatus, Task, TaskField};
 use aws_smithy_types::date_time::Format;
 
 use crate::error::{Error, Result};
-use crate::identity::{self, Migration};
-use crate::outcome::StoppedTask;
+use crate::plan::identity::{self, Migration};
+use crate::verdict::outcome::StoppedTask;
 
 /// The target container of a task, as DescribeTasks shows it.
 #[derive(Debug, Clone, Default, PartialEq)]

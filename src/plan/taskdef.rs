@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::image::ImageRef;
+use crate::plan::image::ImageRef;
 
 /// Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not accept.
 pub const DESCRIBE_ONLY: [&str; 9] = [
@@ -376,7 +376,7 @@ mod tests {
     use serde_json::json;
 
     fn seed() -> Described {
-        let text = include_str!("../tests/fixtures/taskdef-staging.json");
+        let text = include_str!("../../tests/fixtures/taskdef-staging.json");
         Described::from_json(serde_json::from_str(text).unwrap()).unwrap()
     }
 

@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{
 };
 
 use crate::error::{Error, Result};
-use crate::network::{self, ServiceContext};
+use crate::plan::network::{self, ServiceContext};
 
 /// The lifecycle stages a hook can be attached to, in the order a deployment walks them.
 pub const HOOK_STAGES: [&str; 7] = [

@@ -6,7 +6,7 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio::time::Instant;
 
-use crate::deployments::{DeploymentApi, DeploymentView, HookView, stage_index};
+use crate::aws::deployments::{DeploymentApi, DeploymentView, HookView, stage_index};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::signals::{AbortEvent, Aborts};
