@@ -6,9 +6,9 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::aws::deployments::HOOK_STAGES;
-use crate::config::duration;
 use crate::exit::HELP_TABLE;
+use crate::plan::duration::duration;
+use crate::plan::stages::HOOK_STAGES;
 
 /// `0.1.0 (commit 0123abcd4567)`: which build runs in a pipeline matters when reading its logs.
 pub const VERSION: &str = concat!(

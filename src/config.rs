@@ -1,139 +1,58 @@
 //! Turns the command line into a validated plan. No AWS calls: every error here exits 2
 //! before anything is touched.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use crate::cli::{
-    GateArgs, GateOnAbort, IamCommand, IamPolicyArgs, MigrationArgs, OnFailure, RenderArgs,
+    self, GateArgs, GateOnAbort, IamCommand, IamPolicyArgs, MigrationArgs, RenderArgs,
     RenderFormat, RunArgs, RunOnAbort, TargetArgs,
 };
 use crate::error::{Error, Result};
+use crate::plan::connection::Connection;
+use crate::plan::duration::{POLL_CEILING, POLL_MIN, STOP_GRACE};
 use crate::plan::iam;
 use crate::plan::image::{self, ImageRef};
-use crate::plan::overrides::{self, Overrides};
+use crate::plan::job::{Job, Printing, Shape};
+use crate::plan::migration::{GatePlan, OnAbort, OnFailure, RunPlan, Source, Target};
+use crate::plan::network::NetworkFlags;
+use crate::plan::overrides;
+use crate::plan::render::{APPSPEC_HOOKS, ArtifactKind, RenderPlan};
 use crate::plan::taskdef::Sidecars;
 
-/// What a deadline, SIGINT or SIGTERM does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnAbort {
-    /// Stop the task (and leave a gate's hook to its timeout action).
-    Stop,
-    /// Leave the task running.
-    Detach,
-    /// `gate`: stop the task and roll the deployment back.
-    Rollback,
-}
-
-impl OnAbort {
-    /// Whether an abort stops the migration task (everything but `detach`).
-    pub fn stops_task(self) -> bool {
-        self != OnAbort::Detach
+/// The command line, validated: how to print, and the command's plan (or why it has none).
+pub fn job(command: cli::Command) -> (Printing, Result<Job>) {
+    let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let printing = |json: cli::OutputFormat, raw_logs: bool, shape: Shape| Printing {
+        json: json == cli::OutputFormat::Json,
+        raw_logs,
+        github_actions,
+        shape,
+    };
+    match command {
+        cli::Command::Run(args) => (
+            printing(
+                args.migration.output,
+                args.migration.raw_logs,
+                Shape::Migration,
+            ),
+            run_plan(&args).map(|p| Job::Run(Box::new(p))),
+        ),
+        cli::Command::Gate(args) => (
+            printing(
+                args.migration.output,
+                args.migration.raw_logs,
+                Shape::Migration,
+            ),
+            gate_plan(&args).map(|p| Job::Gate(Box::new(p))),
+        ),
+        cli::Command::Render(args) => (
+            printing(args.output, false, Shape::Render),
+            render_plan(&args).map(|p| Job::Render(Box::new(p))),
+        ),
+        cli::Command::IamPolicy(args) => (
+            printing(cli::OutputFormat::Json, false, Shape::Policy),
+            iam_plan(&args).map(|(commands, scope)| Job::IamPolicy(commands, Box::new(scope))),
+        ),
     }
 }
-
-/// Where the source task definition (and network) comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Source {
-    /// The live service (PRIMARY task set for CODE_DEPLOY/EXTERNAL controllers).
-    Service { service: String },
-    /// A registered task definition; network from flags.
-    TaskDefinition { task_definition: String },
-    /// A describe-task-definition JSON file; network from flags.
-    File { path: PathBuf },
-}
-
-/// Network pieces given on the command line; each replaces the service's.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NetworkFlags {
-    pub subnets: Vec<String>,
-    pub security_groups: Vec<String>,
-    pub assign_public_ip: Option<&'static str>,
-    pub platform_version: Option<String>,
-    pub capacity_provider: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Target {
-    pub cluster: Option<String>,
-    pub source: Source,
-    pub container: Option<String>,
-    pub image: Option<ImageRef>,
-}
-
-#[derive(Debug, Clone)]
-pub struct RunPlan {
-    pub target: Target,
-    pub overrides: Overrides,
-    pub network: NetworkFlags,
-    pub migration_family: Option<String>,
-    pub tags: Vec<(String, String)>,
-    /// Who launches (a CodeBuild build, a GitHub run, user@host): tagged on the task.
-    pub caller: String,
-    pub client_token: Option<String>,
-    pub allow_concurrent: bool,
-    pub attach: bool,
-    /// Keep the containers the target depends on (`--without-sidecars`: drop them).
-    pub sidecars: Sidecars,
-    pub require_logs: bool,
-    pub timeout: Option<Duration>,
-    pub on_abort: OnAbort,
-    pub log_quiet: Duration,
-    pub log_drain_max: Duration,
-    pub poll_interval: Duration,
-    pub describe_interval: Duration,
-    pub poll_max: Duration,
-    pub lost_after: Duration,
-    /// After StopTask, how long to wait for the container to stop: ECS's longest stopTimeout
-    /// (120 s) plus a margin.
-    pub stop_grace: Duration,
-    pub dry_run: bool,
-    pub allow_during_deployment: bool,
-}
-
-/// `gate`: a migration plan plus which hook it answers and how.
-#[derive(Debug, Clone)]
-pub struct GatePlan {
-    pub run: RunPlan,
-    pub service: String,
-    pub stage: String,
-    pub on_failure: OnFailure,
-    pub hook_wait: Duration,
-}
-
-/// `render`: where the artifacts come from, what they say, and where they go.
-#[derive(Debug, Clone)]
-pub struct RenderPlan {
-    pub target: Target,
-    pub out: PathBuf,
-    pub format: Artifacts,
-    /// `IMAGE1_NAME`: CodeDeployToECS replaces `<IMAGE1_NAME>` with the new image.
-    pub placeholder: String,
-    pub pin_images: bool,
-    /// `--lb-container`/`--lb-port`, else the service's load balancer.
-    pub lb: Option<(String, i32)>,
-    pub hooks: Vec<(String, String)>,
-    /// Copied beside the artifacts (CodeDeployToECS reads it as the image artifact).
-    pub image_detail: Option<PathBuf>,
-}
-
-/// What `render` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Artifacts {
-    /// taskdef.json + appspec.yaml (+ imageDetail.json) for CodeDeployToECS.
-    CodeDeploy,
-    /// imagedefinitions.json for CodePipeline's ECS (standard) deploy action.
-    ImageDefinitions,
-}
-
-/// AppSpec lifecycle hooks for ECS, in the order CodeDeploy runs them.
-pub const APPSPEC_HOOKS: [&str; 5] = [
-    "BeforeInstall",
-    "AfterInstall",
-    "AfterAllowTestTraffic",
-    "BeforeAllowTraffic",
-    "AfterAllowTraffic",
-];
 
 /// `render`: every flag checked before any call.
 pub fn render_plan(args: &RenderArgs) -> Result<RenderPlan> {
@@ -161,10 +80,10 @@ pub fn render_plan(args: &RenderArgs) -> Result<RenderPlan> {
         }
     }
     let format = match args.format {
-        RenderFormat::Codedeploy => Artifacts::CodeDeploy,
-        RenderFormat::Imagedefinitions => Artifacts::ImageDefinitions,
+        RenderFormat::Codedeploy => ArtifactKind::CodeDeploy,
+        RenderFormat::Imagedefinitions => ArtifactKind::ImageDefinitions,
     };
-    if format == Artifacts::ImageDefinitions && target.image.is_none() {
+    if format == ArtifactKind::ImageDefinitions && target.image.is_none() {
         return Err(
             Error::usage("--format imagedefinitions needs the new image")
                 .with_hint("pass --image or --image-detail"),
@@ -176,6 +95,7 @@ pub fn render_plan(args: &RenderArgs) -> Result<RenderPlan> {
         ));
     }
     Ok(RenderPlan {
+        connection: connection(&args.aws)?,
         target,
         out: args.out.clone(),
         format,
@@ -245,26 +165,6 @@ pub fn iam_plan(args: &IamPolicyArgs) -> Result<(Vec<iam::Command>, iam::Scope)>
             roles: args.roles.clone(),
         },
     ))
-}
-
-/// The longest duration any flag takes: anything longer is a typo, and would overflow clocks.
-pub const DURATION_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
-/// The bounds of the polling flags.
-const POLL_MIN: Duration = Duration::from_millis(50);
-const POLL_CEILING: Duration = Duration::from_secs(300);
-const STOP_GRACE: Duration = Duration::from_secs(150);
-
-/// clap value parser: a humantime duration (`90s`, `45m`, `1h 30m`), at most 7 days.
-pub fn duration(text: &str) -> std::result::Result<Duration, String> {
-    let d = humantime::parse_duration(text)
-        .map_err(|e| format!("{e} (expected e.g. 500ms, 30s, 45m, 2h)"))?;
-    if d > DURATION_MAX {
-        return Err(format!(
-            "{text} is longer than the maximum of {}",
-            humantime::format_duration(DURATION_MAX)
-        ));
-    }
-    Ok(d)
 }
 
 pub fn target(args: &TargetArgs, cluster_required: bool) -> Result<Target> {
@@ -368,7 +268,10 @@ pub fn gate_plan(args: &GateArgs) -> Result<GatePlan> {
         service,
         run,
         stage: args.stage.clone(),
-        on_failure: args.on_failure,
+        on_failure: match args.on_failure {
+            cli::OnFailure::Rollback => OnFailure::Rollback,
+            cli::OnFailure::Leave => OnFailure::Leave,
+        },
         hook_wait: args.hook_wait,
     })
 }
@@ -447,6 +350,7 @@ fn migration_plan(
         .map(capacity_provider)
         .transpose()?;
     Ok(RunPlan {
+        connection: connection(&args.aws)?,
         target,
         overrides,
         network: NetworkFlags {
@@ -480,6 +384,15 @@ fn migration_plan(
         dry_run: false,
         allow_during_deployment: false,
     })
+}
+
+/// `--region`, `--profile`, `--endpoint-url`, checked.
+fn connection(args: &cli::AwsArgs) -> Result<Connection> {
+    Connection::new(
+        args.region.clone(),
+        args.profile.clone(),
+        args.endpoint_url.clone(),
+    )
 }
 
 /// Task tags as ECS takes them: keys 1-128 characters without the reserved `aws:` prefix,
@@ -589,8 +502,11 @@ pub fn pairs(flag: &str, items: &[String]) -> Result<Vec<(String, String)>> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::cli::{Cli, Command};
+    use crate::plan::duration::DURATION_MAX;
     use clap::Parser;
 
     fn plan(args: &[&str]) -> Result<RunPlan> {

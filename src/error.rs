@@ -9,8 +9,6 @@ use std::fmt;
 use aws_sdk_ecs::config::http::HttpResponse;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 
-use crate::verdict::outcome::Outcome;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Bad flags or input files.
@@ -163,19 +161,10 @@ impl Error {
         self
     }
 
-    pub fn outcome(&self) -> Outcome {
-        match self.kind {
-            Kind::Usage => Outcome::UsageError,
-            Kind::BeforeRun => Outcome::LaunchFailed,
-            Kind::Busy => Outcome::Busy,
-            Kind::AfterLaunch => Outcome::LostTrack,
-            Kind::Write => Outcome::WriteFailed,
-        }
-    }
-
+    /// The exit code this error ends with (`Outcome::of` decides it).
     #[cfg(test)]
     pub fn exit_code(&self) -> i32 {
-        self.outcome().exit_code(None)
+        crate::verdict::outcome::Outcome::of(self).exit_code(None)
     }
 }
 

@@ -7,6 +7,8 @@ mod config;
 mod error;
 mod exit;
 mod guard;
+#[cfg(test)]
+mod layers;
 mod output;
 mod plan;
 #[cfg(test)]
@@ -18,32 +20,29 @@ mod verdict;
 
 use std::io::IsTerminal;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
-use crate::cli::{Cli, Command, GateArgs, MigrationArgs, OutputFormat, RunArgs};
-use crate::commands::run::Ran;
-use crate::commands::{gate, render, run};
-use crate::output::Output;
-use crate::plan::iam;
-use crate::signals::Aborts;
+use crate::cli::{Cli, OutputFormat};
+use crate::output::{Format, Output};
+use crate::plan::job::{Job, Printing, Shape};
 use crate::verdict::outcome::Outcome;
+use crate::verdict::rendered::Rendered;
 use crate::verdict::report::Report;
 
-/// `--output json` was asked: every exit path then prints one JSON document on stdout.
-static JSON: AtomicBool = AtomicBool::new(false);
-
 fn main() {
-    JSON.store(wants_json(), Ordering::Relaxed);
+    let (shape, json) = lenient();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            if e.use_stderr() {
+            if e.use_stderr() && json {
                 let first = e.to_string();
                 let first = first.lines().next().unwrap_or_default();
-                let msg = first.strip_prefix("error: ").unwrap_or(first);
-                json_result(Outcome::UsageError, msg);
+                json_result(
+                    shape,
+                    Outcome::UsageError,
+                    first.strip_prefix("error: ").unwrap_or(first),
+                );
             }
             e.exit()
         }
@@ -56,165 +55,113 @@ fn main() {
         .with_writer(std::io::stderr)
         .with_ansi(colour)
         .init();
+    let (printing, job) = config::job(cli.command);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let code = match catch_unwind(AssertUnwindSafe(|| runtime.block_on(async_main(cli)))) {
+    let code = match catch_unwind(AssertUnwindSafe(|| {
+        runtime.block_on(execute(printing, job))
+    })) {
         Ok(code) => code,
         // a panic after launch must not orphan the task
         Err(_) => match runtime.block_on(guard::stop_after_panic()) {
             Some(lines) => {
-                let out = Output::new(OutputFormat::Text);
+                let out = Output::new(Format::Text);
                 lines.iter().for_each(|l| out.warn(l));
-                json_result(Outcome::LostTrack, &lines.join("; "));
-                exit::LOST_TRACK
+                exit_with(printing, Outcome::LostTrack, &lines.join("; "))
             }
-            None => {
-                json_result(
-                    Outcome::LaunchFailed,
-                    "internal error before any task was launched",
-                );
-                exit::LAUNCH_FAILED
-            }
+            None => exit_with(
+                printing,
+                Outcome::LaunchFailed,
+                "internal error before any task was launched",
+            ),
         },
     };
     std::process::exit(code);
 }
 
-fn exit_now() -> ! {
-    let arn = guard::task_arn();
-    let msg = match &arn {
-        Some(arn) => format!("second SIGINT, exiting now; task {arn} may still be running"),
-        None => "second SIGINT, exiting now".to_string(),
+/// The job, raced against a second SIGINT, which exits at once (the first one stops the task).
+async fn execute(printing: Printing, job: error::Result<Job>) -> i32 {
+    if !job.as_ref().is_ok_and(Job::launches) {
+        return commands::execute(printing, job, None).await;
+    }
+    let listening = match signals::listen() {
+        Ok(l) => l,
+        Err(e) => {
+            let e = error::Error::before_run(format!("cannot install signal handlers: {e}"));
+            return commands::execute(printing, Err(e), None).await;
+        }
     };
-    Output::new(OutputFormat::Text).warn(&msg);
-    json_result(Outcome::Interrupted, &msg);
-    std::process::exit(exit::INTERRUPTED)
+    tokio::select! {
+        biased;
+        Ok(()) = listening.second_interrupt => {
+            let msg = match guard::task_arn() {
+                Some(arn) => format!("second SIGINT, exiting now; task {arn} may still be running"),
+                None => "second SIGINT, exiting now".to_string(),
+            };
+            Output::new(Format::Text).warn(&msg);
+            exit_with(printing, Outcome::Interrupted, &msg)
+        }
+        code = commands::execute(printing, job, Some(listening.signals)) => code,
+    }
 }
 
-/// `--output json` / `--output=json` / ECS_MIGRATE_OUTPUT=json, read before parsing, so that
-/// even a usage error answers with a JSON document. Only ecs-migrate's own flags count: what
-/// follows `--` is the container's command.
-fn wants_json() -> bool {
+/// The subcommand's result shape and whether `--output json` (or ECS_MIGRATE_OUTPUT=json) was
+/// asked, read before the real parse so that even a usage error answers with a JSON document:
+/// by clap, ignoring errors, and where a bad value stopped it early, from our own arguments,
+/// which end at `--` (what follows is the container's command, never ours).
+fn lenient() -> (Shape, bool) {
     let args: Vec<String> = std::env::args().take_while(|a| a != "--").collect();
-    let flag = args
+    let shape = match args.get(1).map(String::as_str) {
+        Some("render") => Shape::Render,
+        Some("iam-policy") => Shape::Policy,
+        _ => Shape::Migration,
+    };
+    let by_clap = Cli::command()
+        .ignore_errors(true)
+        .try_get_matches()
+        .ok()
+        .and_then(|m| {
+            let (_, sub) = m.subcommand()?;
+            sub.try_get_one::<OutputFormat>("output")
+                .ok()
+                .flatten()
+                .copied()
+        })
+        .is_some_and(|f| f == OutputFormat::Json);
+    let by_hand = args
         .windows(2)
         .any(|w| w[0] == "--output" && w[1] == "json")
-        || args.iter().any(|a| a == "--output=json");
-    flag || std::env::var("ECS_MIGRATE_OUTPUT").is_ok_and(|v| v == "json")
+        || args.iter().any(|a| a == "--output=json")
+        || std::env::var("ECS_MIGRATE_OUTPUT").is_ok_and(|v| v == "json");
+    (shape, by_clap || by_hand)
 }
 
-/// The subcommand named on the command line (before parsing, for the usage-error document).
-fn subcommand() -> Option<String> {
-    std::env::args().nth(1)
+/// The paths that end without a command's result: its JSON document, when one was asked for.
+fn exit_with(printing: Printing, outcome: Outcome, error: &str) -> i32 {
+    if printing.json {
+        json_result(printing.shape, outcome, error);
+    }
+    outcome.exit_code(None)
 }
 
-/// On the paths that end without a run's report: the JSON document, when one was asked for.
-fn json_result(outcome: Outcome, error: &str) {
-    if JSON.load(Ordering::Relaxed) && subcommand().as_deref() == Some("render") {
-        let rendered = render::Rendered {
+fn json_result(shape: Shape, outcome: Outcome, error: &str) {
+    let doc = match shape {
+        Shape::Render => Rendered {
             outcome: Some(outcome),
             error: Some(error.to_string()),
             ..Default::default()
-        };
-        Output::new(OutputFormat::Json).json(&rendered.to_json());
-    } else if JSON.load(Ordering::Relaxed) {
-        let report = Report {
+        }
+        .to_json(),
+        _ => Report {
             outcome: Some(outcome),
             error: Some(error.to_string()),
             task_arn: guard::task_arn(),
             ..Default::default()
-        };
-        Output::new(OutputFormat::Json).json(&report.to_json());
-    }
-}
-
-async fn async_main(cli: Cli) -> i32 {
-    match cli.command {
-        Command::Run(args) => run_command(&args).await,
-        Command::Gate(args) => gate_command(&args).await,
-        Command::Render(args) => render_command(&args).await,
-        Command::IamPolicy(args) => match config::iam_plan(&args) {
-            Ok((commands, scope)) => {
-                Output::new(OutputFormat::Json).json(&iam::policy(&commands, &scope));
-                exit::SUCCESS
-            }
-            Err(e) => {
-                Output::new(OutputFormat::Text).error_line(&e);
-                e.outcome().exit_code(None)
-            }
-        },
-    }
-}
-
-async fn render_command(args: &cli::RenderArgs) -> i32 {
-    let out = Output::new(args.output);
-    let rendered = match config::render_plan(args) {
-        Ok(plan) => render::command(&plan, &args.aws, &out).await,
-        Err(e) => render::Rendered {
-            outcome: Some(e.outcome()),
-            error: Some(e.to_string()),
-            ..Default::default()
-        },
-    };
-    if let Some(e) = &rendered.error {
-        out.error_line(e);
-    }
-    if args.output == OutputFormat::Json {
-        out.json(&rendered.to_json());
-    }
-    rendered.process_exit_code()
-}
-
-async fn run_command(args: &RunArgs) -> i32 {
-    let out = output_for(&args.migration);
-    let ran = match config::run_plan(args).and_then(|plan| Ok((aborts_for(plan.timeout)?, plan))) {
-        Err(e) => failed(e),
-        Ok((mut aborts, plan)) => run::run(&plan, &args.migration.aws, &out, &mut aborts).await,
-    };
-    finish(&out, ran)
-}
-
-async fn gate_command(args: &GateArgs) -> i32 {
-    let out = output_for(&args.migration);
-    let ran = match config::gate_plan(args)
-        .and_then(|plan| Ok((aborts_for(plan.run.timeout)?, plan)))
-    {
-        Err(e) => failed(e),
-        Ok((mut aborts, plan)) => gate::gate(&plan, &args.migration.aws, &out, &mut aborts).await,
-    };
-    finish(&out, ran)
-}
-
-fn output_for(args: &MigrationArgs) -> Output {
-    let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    Output::new(args.output).with_logs(args.raw_logs, github_actions)
-}
-
-/// SIGINT/SIGTERM and the `--timeout` deadline, from now.
-fn aborts_for(timeout: Option<std::time::Duration>) -> error::Result<Aborts> {
-    let rx = signals::listen(exit_now)
-        .map_err(|e| error::Error::before_run(format!("cannot install signal handlers: {e}")))?;
-    let label = timeout
-        .map(|t| format!("--timeout {}", humantime::format_duration(t)))
-        .unwrap_or_default();
-    Ok(Aborts::new(rx, timeout.map(|t| tokio::time::Instant::now() + t)).labelled(label))
-}
-
-fn finish(out: &Output, ran: Ran) -> i32 {
-    match ran {
-        Ran::DryRun => exit::SUCCESS,
-        Ran::Report(report) => {
-            out.report(&report);
-            report.process_exit_code()
         }
-    }
-}
-
-fn failed(e: error::Error) -> Ran {
-    let mut report = Report::default();
-    report.fail(&e);
-    Ran::Report(Box::new(report))
+        .to_json(),
+    };
+    Output::new(Format::Json).json(&doc);
 }

@@ -7,13 +7,20 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use crate::cli::OutputFormat;
 use crate::sanitize;
 use crate::verdict::report::Report;
 
+/// `text`: logs on stdout, the summary on stderr; `json`: one JSON document on stdout, the
+/// logs on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Clone)]
 pub struct Output {
-    format: OutputFormat,
+    pub format: Format,
     /// Print container lines as they are (`--raw-logs`), control characters included.
     raw_logs: bool,
     /// Under GitHub Actions: container output may not issue workflow commands; this token
@@ -24,7 +31,7 @@ pub struct Output {
 }
 
 impl Output {
-    pub fn new(format: OutputFormat) -> Self {
+    pub fn new(format: Format) -> Self {
         Self {
             format,
             raw_logs: false,
@@ -37,7 +44,7 @@ impl Output {
     pub fn silent() -> Self {
         Self {
             silent: true,
-            ..Self::new(OutputFormat::Text)
+            ..Self::new(Format::Text)
         }
     }
 
@@ -51,8 +58,8 @@ impl Output {
     /// Where container lines go: stdout in text mode, stderr with `--output json`.
     fn log_stream(&self) -> Box<dyn Write> {
         match self.format {
-            OutputFormat::Text => Box::new(std::io::stdout().lock()),
-            OutputFormat::Json => Box::new(std::io::stderr().lock()),
+            Format::Text => Box::new(std::io::stdout().lock()),
+            Format::Json => Box::new(std::io::stderr().lock()),
         }
     }
 
@@ -123,9 +130,9 @@ impl Output {
             let _ = writeln!(std::io::stderr().lock(), "ecs-migrate: error: {e}");
         }
         match self.format {
-            OutputFormat::Json => self.json(&report.to_json()),
-            OutputFormat::Text if report.task_arn.is_none() && report.error.is_some() => {}
-            OutputFormat::Text => {
+            Format::Json => self.json(&report.to_json()),
+            Format::Text if report.task_arn.is_none() && report.error.is_some() => {}
+            Format::Text => {
                 let mut err = std::io::stderr().lock();
                 for line in report.summary_lines() {
                     let _ = writeln!(err, "ecs-migrate: {line}");

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use crate::plan::image::{ImageRef, parse_image_detail};
 use crate::plan::overrides::{self, catalogue, parse_preset};
+use crate::plan::secret_ref::plan_secrets;
 use crate::plan::secret_ref::{self, SecretRef};
 use crate::plan::taskdef::{self, Described};
-use crate::steps::preflight::plan_secrets;
 
 /// Keys a task definition or container uses, so arbitrary JSON reaches the interesting paths.
 const KEYS: &[&str] = &[

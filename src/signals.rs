@@ -1,9 +1,9 @@
-//! SIGINT/SIGTERM and the deadline become abort events. A second SIGINT exits at once
-//! (handled in main, the only place that exits).
+//! SIGINT/SIGTERM and the deadline become abort events. A second SIGINT is an event of its
+//! own, which reaches `main` (the only place that exits).
 
 use std::future::Future;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,10 +23,18 @@ impl Signal {
 
 pub type Receiver = mpsc::UnboundedReceiver<Signal>;
 
-/// Starts listening; `on_second_interrupt` runs when SIGINT arrives a second time.
-pub fn listen(on_second_interrupt: fn() -> !) -> std::io::Result<Receiver> {
+/// The signals, as they arrive: the aborts' source, and the second SIGINT (exit at once).
+pub struct Listening {
+    pub signals: Receiver,
+    pub second_interrupt: oneshot::Receiver<()>,
+}
+
+/// Starts listening for SIGINT and SIGTERM.
+pub fn listen() -> std::io::Result<Listening> {
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = mpsc::unbounded_channel();
+    let (second_tx, second_rx) = oneshot::channel();
+    let mut second_tx = Some(second_tx);
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
     tokio::spawn(async move {
@@ -38,14 +46,19 @@ pub fn listen(on_second_interrupt: fn() -> !) -> std::io::Result<Receiver> {
             };
             if sig == Signal::Interrupt {
                 interrupts += 1;
-                if interrupts > 1 {
-                    on_second_interrupt();
+                if interrupts > 1
+                    && let Some(tx) = second_tx.take()
+                {
+                    let _ = tx.send(());
                 }
             }
             let _ = tx.send(sig);
         }
     });
-    Ok(rx)
+    Ok(Listening {
+        signals: rx,
+        second_interrupt: second_rx,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

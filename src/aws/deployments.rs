@@ -6,44 +6,15 @@ use std::future::Future;
 use std::time::SystemTime;
 
 use aws_sdk_ecs::types::{
-    DeploymentLifecycleHookAction, ServiceDeployment, ServiceDeploymentStatus, ServiceRevision,
+    DeploymentLifecycleHookAction, DeploymentLifecycleHookStatus,
+    DeploymentLifecycleHookTargetType, ServiceDeployment, ServiceDeploymentLifecycleStage,
+    ServiceDeploymentStatus, ServiceRevision,
 };
 
+use crate::aws::service as network;
 use crate::error::{Error, Result};
-use crate::plan::network::{self, ServiceContext};
-
-/// The lifecycle stages a hook can be attached to, in the order a deployment walks them.
-pub const HOOK_STAGES: [&str; 7] = [
-    "RECONCILE_SERVICE",
-    "PRE_SCALE_UP",
-    "POST_SCALE_UP",
-    "TEST_TRAFFIC_SHIFT",
-    "POST_TEST_TRAFFIC_SHIFT",
-    "PRODUCTION_TRAFFIC_SHIFT",
-    "POST_PRODUCTION_TRAFFIC_SHIFT",
-];
-
-/// Every stage a deployment reports (`lifecycleStage`), in order.
-const ALL_STAGES: [&str; 10] = [
-    "RECONCILE_SERVICE",
-    "PRE_SCALE_UP",
-    "SCALE_UP",
-    "POST_SCALE_UP",
-    "TEST_TRAFFIC_SHIFT",
-    "POST_TEST_TRAFFIC_SHIFT",
-    "PRODUCTION_TRAFFIC_SHIFT",
-    "POST_PRODUCTION_TRAFFIC_SHIFT",
-    "BAKE_TIME",
-    "CLEAN_UP",
-];
-
-/// Pure: the position of a stage in a deployment's walk (unknown stages sort last).
-pub fn stage_index(stage: &str) -> usize {
-    ALL_STAGES
-        .iter()
-        .position(|s| *s == stage)
-        .unwrap_or(ALL_STAGES.len())
-}
+use crate::plan::network::ServiceContext;
+use crate::plan::stages::HookAction;
 
 /// Statuses of a deployment that is still under way.
 const ACTIVE: [ServiceDeploymentStatus; 5] = [
@@ -59,14 +30,14 @@ const ACTIVE: [ServiceDeploymentStatus; 5] = [
 pub struct HookView {
     pub id: String,
     pub pause: bool,
-    pub status: String,
+    pub status: DeploymentLifecycleHookStatus,
     pub expires_at: Option<SystemTime>,
-    pub timeout_action: Option<String>,
+    pub timeout_action: Option<DeploymentLifecycleHookAction>,
 }
 
 impl HookView {
     pub fn awaiting(&self) -> bool {
-        self.pause && self.status == "AWAITING_ACTION"
+        self.pause && self.status == DeploymentLifecycleHookStatus::AwaitingAction
     }
 }
 
@@ -74,8 +45,8 @@ impl HookView {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeploymentView {
     pub arn: String,
-    pub status: String,
-    pub stage: Option<String>,
+    pub status: ServiceDeploymentStatus,
+    pub stage: Option<ServiceDeploymentLifecycleStage>,
     pub target_revision: Option<String>,
     pub source_revisions: Vec<String>,
     pub hooks: Vec<HookView>,
@@ -87,9 +58,9 @@ impl DeploymentView {
             arn: d.service_deployment_arn().unwrap_or_default().to_string(),
             status: d
                 .status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-            stage: d.lifecycle_stage().map(|s| s.as_str().to_string()),
+                .cloned()
+                .unwrap_or_else(|| ServiceDeploymentStatus::from("UNKNOWN")),
+            stage: d.lifecycle_stage().cloned(),
             target_revision: d
                 .target_service_revision()
                 .and_then(|r| r.arn())
@@ -104,13 +75,13 @@ impl DeploymentView {
                 .iter()
                 .map(|h| HookView {
                     id: h.hook_id().unwrap_or_default().to_string(),
-                    pause: h.target_type().is_some_and(|t| t.as_str() == "PAUSE"),
+                    pause: h.target_type() == Some(&DeploymentLifecycleHookTargetType::Pause),
                     status: h
                         .status()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
+                        .cloned()
+                        .unwrap_or_else(|| DeploymentLifecycleHookStatus::from("UNKNOWN")),
                     expires_at: h.expires_at().and_then(|t| SystemTime::try_from(*t).ok()),
-                    timeout_action: h.timeout_action().map(|a| a.as_str().to_string()),
+                    timeout_action: h.timeout_action().cloned(),
                 })
                 .collect(),
         }
@@ -232,22 +203,6 @@ impl Sdk<'_> {
     }
 }
 
-/// What the gate tells a paused deployment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HookAction {
-    Continue,
-    Rollback,
-}
-
-impl HookAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HookAction::Continue => "CONTINUE",
-            HookAction::Rollback => "ROLLBACK",
-        }
-    }
-}
-
 /// Pure: a service revision as the context a migration runs in.
 pub fn context_of_revision(service: &str, rev: &ServiceRevision) -> ServiceContext {
     ServiceContext {
@@ -266,16 +221,6 @@ pub fn context_of_revision(service: &str, rev: &ServiceRevision) -> ServiceConte
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stages_are_ordered_and_hook_stages_are_among_them() {
-        assert!(stage_index("RECONCILE_SERVICE") < stage_index("PRE_SCALE_UP"));
-        assert!(stage_index("PRE_SCALE_UP") < stage_index("SCALE_UP"));
-        assert_eq!(stage_index("NEW_STAGE"), ALL_STAGES.len());
-        for s in HOOK_STAGES {
-            assert!(ALL_STAGES.contains(&s), "{s}");
-        }
-    }
 
     #[test]
     fn a_revision_becomes_the_migrations_context() {

@@ -3,6 +3,7 @@
 
 pub mod deployments;
 pub mod rawjson;
+pub mod service;
 
 use std::time::Duration;
 
@@ -10,8 +11,8 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{AppName, BehaviorVersion, Region, SdkConfig};
 
-use crate::cli::AwsArgs;
 use crate::error::{Error, Result};
+use crate::plan::connection::{Connection, is_region};
 
 #[derive(Clone)]
 pub struct Clients {
@@ -27,7 +28,7 @@ impl Clients {
     /// SDK's standard retry mode (jittered exponential backoff). Every attempt and every
     /// operation has a timeout, so no call can hang; the follow engine also races each call
     /// against signals and the deadline.
-    pub async fn load(args: &AwsArgs) -> Result<Self> {
+    pub async fn load(args: &Connection) -> Result<Self> {
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(5))
             .operation_attempt_timeout(Duration::from_secs(15))
@@ -51,7 +52,6 @@ impl Clients {
             loader = loader.profile_name(profile);
         }
         if let Some(url) = &args.endpoint_url {
-            check_endpoint(url)?;
             loader = loader.endpoint_url(url);
         }
         let sdk = loader.load().await;
@@ -92,70 +92,6 @@ impl Clients {
         match region {
             Some(r) if r != self.region() => aws_sdk_cloudwatchlogs::Client::new(&self.sdk_in(r)),
             _ => self.logs.clone(),
-        }
-    }
-}
-
-/// `us-east-1`, `us-gov-west-1`, `eu-isoe-west-1`: lower-case words joined by `-`, a number last.
-fn is_region(r: &str) -> bool {
-    let parts: Vec<&str> = r.split('-').collect();
-    parts.len() >= 3
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1].parse::<u8>().is_ok()
-}
-
-/// An endpoint override is an http(s) URL with a host; anything else fails every call later
-/// with a misleading "no connection".
-fn check_endpoint(url: &str) -> Result<()> {
-    let host = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .map(|rest| rest.split(['/', ':']).next().unwrap_or_default());
-    if host.is_some_and(|h| !h.is_empty()) && !url.contains(char::is_whitespace) {
-        return Ok(());
-    }
-    Err(
-        Error::usage(format!("--endpoint-url {url:?} is not an http(s) URL"))
-            .with_hint("e.g. http://127.0.0.1:4566 (or unset AWS_ENDPOINT_URL)"),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn region_names_and_endpoints_are_checked() {
-        for ok in [
-            "us-east-1",
-            "ap-northeast-1",
-            "us-gov-west-1",
-            "eu-isoe-west-1",
-        ] {
-            assert!(is_region(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "not a region",
-            "us-east",
-            "US-EAST-1",
-            "us--1",
-            "useast1",
-        ] {
-            assert!(!is_region(bad), "{bad}");
-        }
-        assert!(check_endpoint("http://127.0.0.1:4566").is_ok());
-        assert!(check_endpoint("https://ecs.us-east-1.amazonaws.com/").is_ok());
-        for bad in [
-            "not a url",
-            "127.0.0.1:4566",
-            "http://",
-            "ftp://x",
-            "http://a b",
-        ] {
-            assert!(check_endpoint(bad).is_err(), "{bad}");
         }
     }
 }

@@ -2,7 +2,13 @@
 //! in any region) or a Secrets Manager secret, with the optional JSON key, version stage and
 //! version id of ECS's `arn:…:secret:<name>:<json-key>:<version-stage>:<version-id>` form.
 
+use std::collections::BTreeMap;
 use std::fmt;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::plan::arn::Arn;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretRef {
@@ -102,16 +108,96 @@ pub fn parse(value_from: &str) -> Result<SecretRef, String> {
 
 /// The account in an ARN (`arn:partition:service:region:account:…`), if it has one.
 pub fn arn_account(arn: &str) -> Option<&str> {
-    arn.split(':').nth(4).filter(|a| is_account(a))
+    Arn::parse(arn).account().filter(|a| is_account(a))
 }
 
 fn is_account(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The secrets a container needs, by where they live; built before any AWS call (pure).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SecretPlan {
+    /// SSM parameters by region (None = the client's region), as the task definition names them.
+    pub ssm: BTreeMap<Option<String>, Vec<String>>,
+    /// Secrets Manager references with the environment variable each one fills.
+    pub secrets_manager: Vec<(String, SmSecret)>,
+}
+
+/// Pure: parses every `valueFrom` of the container. A malformed reference, or an SSM parameter
+/// ARN of another account than the task definition's (ECS refuses those), fails here.
+pub fn plan_secrets(container: &Value, account: Option<&str>) -> Result<SecretPlan> {
+    let mut plan = SecretPlan::default();
+    let secrets = container["secrets"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let refuse = |name: &str, why: String| {
+        Error::before_run(format!("preflight: secret {name}: {why}"))
+            .with_hint("fix the task definition's secrets; nothing was launched")
+            .blaming_release()
+    };
+    for s in secrets {
+        let name = s["name"].as_str().unwrap_or("(unnamed)");
+        let from = s["valueFrom"].as_str().unwrap_or_default();
+        match parse(from).map_err(|why| refuse(name, why))? {
+            SecretRef::Ssm {
+                account: Some(owner),
+                ..
+            } if account.is_some_and(|a| a != owner) => {
+                return Err(refuse(
+                    name,
+                    format!(
+                        "{from} belongs to account {owner}, not the task's account {}: ECS cannot read SSM parameters across accounts",
+                        account.unwrap_or_default()
+                    ),
+                ));
+            }
+            SecretRef::Ssm { id, region, .. } => plan.ssm.entry(region).or_default().push(id),
+            SecretRef::SecretsManager(sm) => plan.secrets_manager.push((name.to_string(), sm)),
+        }
+    }
+    Ok(plan)
+}
+
+/// Pure: the secrets of every container of a task definition, plus each private image's
+/// `repositoryCredentials` secret (a Secrets Manager ARN ECS reads before pulling).
+pub fn plan_task_secrets(task_definition: &Value, account: Option<&str>) -> Result<SecretPlan> {
+    let mut plan = SecretPlan::default();
+    let containers = task_definition["containerDefinitions"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    for c in containers {
+        let one = plan_secrets(c, account)?;
+        for (region, names) in one.ssm {
+            plan.ssm.entry(region).or_default().extend(names);
+        }
+        plan.secrets_manager.extend(one.secrets_manager);
+        if let Some(from) = c["repositoryCredentials"]["credentialsParameter"].as_str() {
+            let name = format!(
+                "registry credentials of {}",
+                c["name"].as_str().unwrap_or("(unnamed)")
+            );
+            match parse(from) {
+                Ok(SecretRef::SecretsManager(sm)) => plan.secrets_manager.push((name, sm)),
+                Ok(SecretRef::Ssm { .. }) | Err(_) => {
+                    return Err(Error::before_run(format!(
+                        "preflight: the {name} ({from}) is not a Secrets Manager secret ARN"
+                    ))
+                    .with_hint("repositoryCredentials.credentialsParameter takes the ARN of a Secrets Manager secret; nothing was launched")
+                    .blaming_release());
+                }
+            }
+        }
+    }
+    Ok(plan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn sm(v: &str) -> SmSecret {
         match parse(v).unwrap() {
@@ -208,5 +294,43 @@ mod tests {
             Some("123456789012")
         );
         assert_eq!(arn_account("family:3"), None);
+    }
+
+    #[test]
+    fn secrets_are_grouped_by_source() {
+        let sm = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf";
+        let c = json!({"secrets": [
+            {"name": "A", "valueFrom": "/app/a"},
+            {"name": "B", "valueFrom": "arn:aws:ssm:us-west-2:123456789012:parameter/app/b"},
+            {"name": "C", "valueFrom": format!("{sm}:password::")}
+        ]});
+        let plan = plan_secrets(&c, Some("123456789012")).unwrap();
+        assert_eq!(plan.ssm[&None], ["/app/a"]);
+        assert_eq!(
+            plan.ssm[&Some("us-west-2".to_string())],
+            ["arn:aws:ssm:us-west-2:123456789012:parameter/app/b"]
+        );
+        let (name, secret) = &plan.secrets_manager[0];
+        assert_eq!((name.as_str(), secret.arn.as_str()), ("C", sm));
+        assert_eq!(secret.json_key.as_deref(), Some("password"));
+        // without a known account (a task definition file), the account is not compared
+        assert!(plan_secrets(&c, None).is_ok());
+    }
+
+    #[test]
+    fn a_cross_account_parameter_or_a_malformed_reference_is_refused() {
+        let c = json!({"secrets": [
+            {"name": "B", "valueFrom": "arn:aws:ssm:us-west-2:999999999999:parameter/app/b"}
+        ]});
+        let e = plan_secrets(&c, Some("123456789012")).unwrap_err();
+        assert!(e.message.contains("secret B"), "{}", e.message);
+        assert!(e.message.contains("account 999999999999"), "{}", e.message);
+        let c = json!({"secrets": [{"name": "K", "valueFrom": "arn:aws:kms:us-east-1:123456789012:key/x"}]});
+        assert!(
+            plan_secrets(&c, None)
+                .unwrap_err()
+                .message
+                .contains("secret K")
+        );
     }
 }

@@ -137,6 +137,45 @@ impl Described {
     }
 }
 
+/// The awslogs stream a container writes to: `<prefix>/<container>/<task-id>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogTarget {
+    pub group: String,
+    pub prefix: String,
+    pub region: Option<String>,
+    /// awslogs `mode` (`blocking` / `non-blocking`), if pinned.
+    pub mode: Option<String>,
+}
+
+impl LogTarget {
+    pub fn stream(&self, container: &str, task_id: &str) -> String {
+        format!("{}/{container}/{task_id}", self.prefix)
+    }
+}
+
+/// Pure: the container's awslogs target, or why there is none.
+pub fn log_target(container: &Value) -> Result<LogTarget, String> {
+    let conf = &container["logConfiguration"];
+    let driver = conf["logDriver"].as_str().unwrap_or("none");
+    if driver != "awslogs" {
+        return Err(format!("its log driver is {driver}, not awslogs"));
+    }
+    let opts = &conf["options"];
+    let group = opts["awslogs-group"]
+        .as_str()
+        .ok_or("awslogs has no awslogs-group")?;
+    let prefix = opts["awslogs-stream-prefix"]
+        .as_str()
+        .filter(|p| !p.is_empty())
+        .ok_or("awslogs has no awslogs-stream-prefix, so the stream name cannot be known")?;
+    Ok(LogTarget {
+        group: group.to_string(),
+        prefix: prefix.to_string(),
+        region: opts["awslogs-region"].as_str().map(String::from),
+        mode: opts["mode"].as_str().map(String::from),
+    })
+}
+
 /// Default family of the migration task definition.
 pub fn migration_family(source_family: &str, flag: Option<&str>) -> String {
     match flag {
@@ -592,5 +631,22 @@ mod tests {
             d.task_definition["volumes"],
             json!([{"name": "sockets", "host": {}}])
         );
+    }
+
+    #[test]
+    fn awslogs_with_prefix_is_required() {
+        let c = json!({"logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/a", "awslogs-stream-prefix": "ecs", "awslogs-region": "ap-northeast-1"}}});
+        let t = log_target(&c).unwrap();
+        assert_eq!(t.stream("rails", "abc"), "ecs/rails/abc");
+        assert_eq!(t.region.as_deref(), Some("ap-northeast-1"));
+        let no_prefix = json!({"logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/a"}}});
+        assert!(
+            log_target(&no_prefix)
+                .unwrap_err()
+                .contains("stream-prefix")
+        );
+        let firelens = json!({"logConfiguration": {"logDriver": "awsfirelens"}});
+        assert!(log_target(&firelens).unwrap_err().contains("awsfirelens"));
+        assert!(log_target(&json!({})).is_err());
     }
 }

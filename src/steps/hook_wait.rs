@@ -3,12 +3,15 @@
 
 use std::time::Duration;
 
+use aws_sdk_ecs::types::ServiceDeploymentStatus;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio::time::Instant;
 
-use crate::aws::deployments::{DeploymentApi, DeploymentView, HookView, stage_index};
+use crate::aws::deployments::{DeploymentApi, DeploymentView, HookView};
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::plan::arn::id_of;
+use crate::plan::stages::stage_index;
 use crate::signals::{AbortEvent, Aborts};
 
 /// The deployment stopped at the hook: what the gate answers.
@@ -32,14 +35,17 @@ pub fn judge(d: Option<&DeploymentView>, stage: &str) -> Verdict {
     let Some(d) = d else {
         return Verdict::Wait("no deployment in progress yet".into());
     };
-    let id = d.arn.rsplit('/').next().unwrap_or(&d.arn);
-    if d.status != "IN_PROGRESS" && d.status != "PENDING" {
+    let id = id_of(&d.arn);
+    if !matches!(
+        d.status,
+        ServiceDeploymentStatus::InProgress | ServiceDeploymentStatus::Pending
+    ) {
         return Verdict::Fail(format!(
             "deployment {id} is {}: it will not stop at the {stage} hook",
-            d.status
+            d.status.as_str()
         ));
     }
-    let at = d.stage.as_deref().unwrap_or("PENDING");
+    let at = d.stage.as_ref().map_or("PENDING", |s| s.as_str());
     if at == stage {
         if let Some(hook) = d.awaiting_hook() {
             return Verdict::Found(Box::new(Found {
@@ -136,6 +142,10 @@ fn backoff(p: Polling) -> impl Iterator<Item = Duration> {
 mod tests {
     use std::cell::RefCell;
 
+    use aws_sdk_ecs::types::{
+        DeploymentLifecycleHookAction, DeploymentLifecycleHookStatus,
+        ServiceDeploymentLifecycleStage,
+    };
     use tokio::sync::mpsc;
 
     use super::*;
@@ -146,17 +156,17 @@ mod tests {
     fn deployment(status: &str, stage: Option<&str>, hook: Option<&str>) -> DeploymentView {
         DeploymentView {
             arn: "arn:aws:ecs:r:1:service-deployment/c/s/d1".into(),
-            status: status.into(),
-            stage: stage.map(String::from),
+            status: ServiceDeploymentStatus::from(status),
+            stage: stage.map(ServiceDeploymentLifecycleStage::from),
             target_revision: Some("arn:aws:ecs:r:1:service-revision/c/s/2".into()),
             source_revisions: vec!["arn:aws:ecs:r:1:service-revision/c/s/1".into()],
             hooks: hook
                 .map(|status| HookView {
                     id: "h1".into(),
                     pause: true,
-                    status: status.into(),
+                    status: DeploymentLifecycleHookStatus::from(status),
                     expires_at: None,
-                    timeout_action: Some("ROLLBACK".into()),
+                    timeout_action: Some(DeploymentLifecycleHookAction::Rollback),
                 })
                 .into_iter()
                 .collect(),

@@ -7,9 +7,12 @@ use serde_json::Value;
 use crate::aws::Clients;
 use crate::aws::deployments::{self, DeploymentApi};
 use crate::aws::rawjson;
-use crate::config::Source;
+use crate::aws::service as network;
 use crate::error::{Error, Result};
-use crate::plan::network::{self, ServiceContext};
+use crate::plan::arn::id_of;
+use crate::plan::connection::Connection;
+use crate::plan::migration::Source;
+use crate::plan::network::ServiceContext;
 use crate::plan::taskdef::Described;
 
 /// The source task definition and, for a service, its live context.
@@ -27,6 +30,19 @@ pub enum DuringDeployment {
     Refuse,
     /// Read the revision the deployment replaces, with a warning.
     Allow,
+}
+
+/// Step 1 for `run` and `render`: the SDK clients, or none when the source is a file and
+/// nothing else needs AWS (`offline`).
+pub async fn clients(
+    connection: &Connection,
+    source: &Source,
+    offline: bool,
+) -> Result<Option<Clients>> {
+    if offline && matches!(source, Source::File { .. }) {
+        return Ok(None);
+    }
+    Ok(Some(Clients::load(connection).await?))
 }
 
 /// Reads the source task definition: live from the service, a registered revision, or a file.
@@ -96,8 +112,8 @@ async fn current_revision(
             return Err(Error::before_run(format!(
                 "service {} has a blue/green deployment in progress ({}, stage {}); a migration now would race it",
                 ctx.service,
-                d.arn.rsplit('/').next().unwrap_or(&d.arn),
-                d.stage.as_deref().unwrap_or("unknown")
+                id_of(&d.arn),
+                d.stage.as_ref().map_or("unknown", |s| s.as_str())
             ))
             .with_hint("use `ecs-migrate gate` at its PAUSE hook, or pass --allow-during-deployment"));
         }

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::error::{Error, Kind};
 use crate::exit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -26,6 +27,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome an error ends a command with.
+    pub fn of(e: &Error) -> Outcome {
+        match e.kind {
+            Kind::Usage => Outcome::UsageError,
+            Kind::BeforeRun => Outcome::LaunchFailed,
+            Kind::Busy => Outcome::Busy,
+            Kind::AfterLaunch => Outcome::LostTrack,
+            Kind::Write => Outcome::WriteFailed,
+        }
+    }
+
     /// Every outcome, in the order of `Outcome::index` (pinned by an exhaustive match).
     #[cfg(test)]
     pub const ALL: [Outcome; 12] = [

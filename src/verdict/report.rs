@@ -7,14 +7,30 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::exit;
-use crate::steps::preflight::SecretsChecked;
+use crate::plan::arn::id_of;
 use crate::verdict::outcome::Outcome;
+
+/// What the preflight found: the count of SSM parameters, and each Secrets Manager secret.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SecretsChecked {
+    pub ssm_parameters: usize,
+    pub secrets_manager: Vec<SecretCheck>,
+}
+
+/// One secret as checked: what the JSON result lists (the variable name, never the value).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SecretCheck {
+    /// The environment variable it fills.
+    pub name: String,
+    pub status: String,
+}
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Report {
     pub outcome: Option<Outcome>,
-    /// The target container's exit code.
-    pub exit_code: Option<i32>,
+    /// How the task ended (the target container's exit code first).
+    #[serde(flatten)]
+    pub ended: Ended,
     pub task_arn: Option<String>,
     /// True when this run followed another run's migration (`--attach`).
     pub attached: bool,
@@ -33,23 +49,12 @@ pub struct Report {
     pub image: Option<String>,
     pub preset: Option<String>,
     pub command: Vec<String>,
-    pub stop_code: Option<String>,
-    pub stopped_reason: Option<String>,
-    pub container_reason: Option<String>,
-    pub started_at: Option<String>,
-    pub stopped_at: Option<String>,
-    pub duration_seconds: Option<f64>,
     /// What the preflight checked (never a value).
     pub secrets: Option<SecretsChecked>,
-    pub log_group: Option<String>,
-    pub log_stream: Option<String>,
-    pub log_lines: u64,
-    /// False when the log drain ended without a clean quiet window (or never ran).
-    pub logs_complete: bool,
-    pub migrated_versions: Vec<String>,
-    pub reverted_versions: Vec<String>,
+    /// Where the log is and how much of it was read.
+    #[serde(flatten)]
+    pub logs: LogFacts,
     pub console_url: Option<String>,
-    pub log_console_url: Option<String>,
     pub detached: bool,
     pub warnings: Vec<String>,
     pub error: Option<String>,
@@ -61,6 +66,32 @@ pub struct Report {
     /// rolls back for it, and leaves the hook for any other failure.
     #[serde(skip)]
     pub release_defect: bool,
+}
+
+/// How the task ended, as DescribeTasks showed it last.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct Ended {
+    /// The target container's exit code.
+    pub exit_code: Option<i32>,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub container_reason: Option<String>,
+    pub started_at: Option<String>,
+    pub stopped_at: Option<String>,
+    pub duration_seconds: Option<f64>,
+}
+
+/// Where the migration's log is, how much of it was read, and what Rails said it did.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct LogFacts {
+    pub log_group: Option<String>,
+    pub log_stream: Option<String>,
+    pub log_console_url: Option<String>,
+    pub log_lines: u64,
+    /// False when the log drain ended without a clean quiet window (or never ran).
+    pub logs_complete: bool,
+    pub migrated_versions: Vec<String>,
+    pub reverted_versions: Vec<String>,
 }
 
 /// `gate`'s part of the result.
@@ -84,8 +115,8 @@ pub struct GateReport {
 
 /// ECS console page of a task.
 pub fn task_console_url(region: &str, cluster: &str, task_arn: &str) -> String {
-    let cluster = cluster.rsplit('/').next().unwrap_or(cluster);
-    let task_id = task_arn.rsplit('/').next().unwrap_or(task_arn);
+    let cluster = id_of(cluster);
+    let task_id = id_of(task_arn);
     format!(
         "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/tasks/{task_id}/configuration?region={region}"
     )
@@ -114,12 +145,12 @@ impl Report {
     /// The process exit code: derived from the outcome, in one place.
     pub fn process_exit_code(&self) -> i32 {
         self.outcome
-            .map_or(exit::LAUNCH_FAILED, |o| o.exit_code(self.exit_code))
+            .map_or(exit::LAUNCH_FAILED, |o| o.exit_code(self.ended.exit_code))
     }
 
     /// Records an error as the result.
     pub fn fail(&mut self, e: &Error) {
-        self.outcome = Some(e.outcome());
+        self.outcome = Some(Outcome::of(e));
         self.error = Some(e.to_string());
         self.release_defect = e.release_defect;
     }
@@ -140,7 +171,8 @@ impl Report {
             "result: {} (exit {}){}",
             self.outcome.map_or("unknown", Outcome::name),
             self.process_exit_code(),
-            self.exit_code
+            self.ended
+                .exit_code
                 .map(|c| format!(", container exit code {c}"))
                 .unwrap_or_else(|| ", no container exit code".into())
         ));
@@ -154,34 +186,40 @@ impl Report {
         if let Some(td) = &self.task_definition_arn {
             out.push(format!("task definition: {td}"));
         }
-        if let Some(d) = self.duration_seconds {
+        if let Some(d) = self.ended.duration_seconds {
             out.push(format!("duration: {d:.1}s"));
         }
         for (label, value) in [
-            ("stop code", &self.stop_code),
-            ("stopped reason", &self.stopped_reason),
-            ("container reason", &self.container_reason),
+            ("stop code", &self.ended.stop_code),
+            ("stopped reason", &self.ended.stopped_reason),
+            ("container reason", &self.ended.container_reason),
         ] {
             if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
                 out.push(format!("{label}: {v}"));
             }
         }
-        if !self.migrated_versions.is_empty() {
-            out.push(format!("migrated: {}", self.migrated_versions.join(", ")));
+        if !self.logs.migrated_versions.is_empty() {
+            out.push(format!(
+                "migrated: {}",
+                self.logs.migrated_versions.join(", ")
+            ));
         }
-        if !self.reverted_versions.is_empty() {
-            out.push(format!("reverted: {}", self.reverted_versions.join(", ")));
+        if !self.logs.reverted_versions.is_empty() {
+            out.push(format!(
+                "reverted: {}",
+                self.logs.reverted_versions.join(", ")
+            ));
         }
         if let Some(u) = &self.console_url {
             out.push(format!("console: {u}"));
         }
-        if let Some(u) = &self.log_console_url {
-            let partial = if self.logs_complete {
+        if let Some(u) = &self.logs.log_console_url {
+            let partial = if self.logs.logs_complete {
                 ""
             } else {
                 ", may be incomplete"
             };
-            let lines = match self.log_lines {
+            let lines = match self.logs.log_lines {
                 1 => "1 line".to_string(),
                 n => format!("{n} lines"),
             };
@@ -240,7 +278,10 @@ mod tests {
     fn json_carries_the_documented_fields() {
         let r = Report {
             outcome: Some(Outcome::Failed),
-            exit_code: Some(1),
+            ended: Ended {
+                exit_code: Some(1),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let v = r.to_json();
@@ -260,7 +301,9 @@ mod tests {
             "log_group",
             "log_stream",
             "log_lines",
+            "log_console_url",
             "migrated_versions",
+            "reverted_versions",
             "console_url",
             "logs_complete",
             "process_exit_code",

@@ -10,13 +10,17 @@
 
 use std::cmp::Ordering;
 
+use aws_sdk_ecs::types::DesiredStatus;
+
 use super::seam::TaskView;
 
 /// The claimant that owns the family's migration, among `views` (ours included).
 pub fn winner<'a>(views: &'a [TaskView], ours: &str) -> Option<&'a TaskView> {
     views
         .iter()
-        .filter(|v| v.arn == ours || (v.desired_status == "RUNNING" && !v.stopped()))
+        .filter(|v| {
+            v.arn == ours || (v.desired_status == Some(DesiredStatus::Running) && !v.stopped())
+        })
         .min_by(|a, b| older(a, b))
 }
 
@@ -36,7 +40,7 @@ mod tests {
         TaskView {
             arn: arn.into(),
             created_at: Some(created),
-            desired_status: desired.into(),
+            desired_status: Some(DesiredStatus::from(desired)),
             last_status: "PROVISIONING".into(),
             ..Default::default()
         }

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_ecs::types::TaskStopCode;
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use tokio::time::Instant;
 
@@ -353,7 +354,7 @@ impl Machine {
             && self.after_stop.is_none()
             && self.abort.is_some()
             && view.container_exited()
-            && view.stop_code.as_deref() == Some("EssentialContainerExited")
+            && view.stop_code == Some(TaskStopCode::EssentialContainerExited)
         {
             // ECS keeps the stop code of the container's own exit: it exited before our
             // StopTask took effect, so its exit code is the verdict

@@ -3,12 +3,13 @@
 
 use std::future::Future;
 
-use aws_sdk_ecs::types::{DesiredStatus, Task, TaskField};
+use aws_sdk_ecs::types::{DesiredStatus, Task, TaskField, TaskStopCode};
 use aws_smithy_types::date_time::Format;
 
 use crate::error::{Error, Result};
 use crate::plan::identity::{self, Migration};
 use crate::verdict::outcome::StoppedTask;
+use crate::verdict::report::Ended;
 
 /// The target container of a task, as DescribeTasks shows it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -23,13 +24,13 @@ pub struct ContainerView {
 pub struct TaskView {
     pub arn: String,
     pub last_status: String,
-    pub desired_status: String,
+    pub desired_status: Option<DesiredStatus>,
     /// Epoch seconds; orders the claimants of a migration family.
     pub created_at: Option<f64>,
     pub started_at: Option<String>,
     pub stopped_at: Option<String>,
     pub duration_seconds: Option<f64>,
-    pub stop_code: Option<String>,
+    pub stop_code: Option<TaskStopCode>,
     pub stopped_reason: Option<String>,
     pub task_definition_arn: Option<String>,
     /// Epoch seconds (ECS's clock) when the essential container stopped, before the teardown.
@@ -88,7 +89,7 @@ impl TaskView {
         Self {
             arn: task.task_arn().unwrap_or_default().to_string(),
             last_status: task.last_status().unwrap_or("UNKNOWN").to_string(),
-            desired_status: task.desired_status().unwrap_or("UNKNOWN").to_string(),
+            desired_status: task.desired_status().map(DesiredStatus::from),
             created_at: task.created_at().map(|d| d.as_secs_f64()),
             started_at: time(task.started_at()),
             stopped_at: time(task.stopped_at()),
@@ -98,7 +99,7 @@ impl TaskView {
                 }
                 _ => None,
             },
-            stop_code: task.stop_code().map(|s| s.as_str().to_string()),
+            stop_code: task.stop_code().cloned(),
             stopped_reason: task.stopped_reason().map(String::from),
             task_definition_arn: task.task_definition_arn().map(String::from),
             execution_stopped_at: task.execution_stopped_at().map(|d| d.as_secs_f64()),
@@ -128,10 +129,23 @@ impl TaskView {
         self.started_at.is_some()
     }
 
+    /// How the task ended, for the report.
+    pub fn ended(&self) -> Ended {
+        Ended {
+            exit_code: self.container.as_ref().and_then(|c| c.exit_code),
+            stop_code: self.stop_code.as_ref().map(|c| c.as_str().to_string()),
+            stopped_reason: self.stopped_reason.clone(),
+            container_reason: self.container.as_ref().and_then(|c| c.reason.clone()),
+            started_at: self.started_at.clone(),
+            stopped_at: self.stopped_at.clone(),
+            duration_seconds: self.duration_seconds,
+        }
+    }
+
     pub fn summary(&self) -> StoppedTask {
         let c = self.container.clone().unwrap_or_default();
         StoppedTask {
-            stop_code: self.stop_code.clone(),
+            stop_code: self.stop_code.as_ref().map(|c| c.as_str().to_string()),
             stopped_reason: self.stopped_reason.clone(),
             exit_code: c.exit_code,
             container_reason: c.reason,

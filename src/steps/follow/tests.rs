@@ -5,6 +5,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use aws_sdk_ecs::types::{DesiredStatus, TaskStopCode};
+
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -136,7 +138,7 @@ impl Fake {
         let mut v = TaskView {
             arn: OURS.into(),
             last_status: "PROVISIONING".into(),
-            desired_status: "RUNNING".into(),
+            desired_status: Some(DesiredStatus::Running),
             created_at: Some(100.0),
             started_at: started.then(|| "2026-11-27T00:00:01Z".into()),
             container: Some(ContainerView::default()),
@@ -148,13 +150,13 @@ impl Fake {
         if let Some((at, code)) = self.end()
             && t >= at
         {
-            v.desired_status = "STOPPED".into();
+            v.desired_status = Some(DesiredStatus::Stopped);
             // ECS keeps the stop code of whatever ended the container first
             let stopped_first = self.stops.borrow().first().is_some_and(|(s, _)| *s <= at);
             v.stop_code = Some(match (code, stopped_first) {
-                (_, true) => "UserInitiated".into(),
-                (None, false) => "InfrastructureHealth".into(),
-                (Some(_), false) => "EssentialContainerExited".into(),
+                (_, true) => TaskStopCode::UserInitiated,
+                (None, false) => TaskStopCode::from("InfrastructureHealth"),
+                (Some(_), false) => TaskStopCode::EssentialContainerExited,
             });
             let c = v.container.as_mut().unwrap();
             c.last_status = Some("STOPPED".into());
@@ -545,7 +547,7 @@ async fn an_older_claimant_wins_and_ours_is_stopped_before_it_runs() {
     let other = TaskView {
         arn: "arn:aws:ecs:r:1:task/c/older".into(),
         created_at: Some(99.0),
-        desired_status: "RUNNING".into(),
+        desired_status: Some(DesiredStatus::Running),
         last_status: "PENDING".into(),
         ..Default::default()
     };
@@ -571,7 +573,7 @@ async fn a_younger_claimant_does_not_stop_us() {
     let other = TaskView {
         arn: "arn:aws:ecs:r:1:task/c/younger".into(),
         created_at: Some(101.0),
-        desired_status: "RUNNING".into(),
+        desired_status: Some(DesiredStatus::Running),
         last_status: "PROVISIONING".into(),
         ..Default::default()
     };

@@ -1,0 +1,54 @@
+//! What the command line asks for, validated: one command's plan, and how to print.
+
+use crate::plan::iam;
+use crate::plan::migration::{GatePlan, RunPlan};
+use crate::plan::render::RenderPlan;
+
+/// One command and its plan.
+#[derive(Debug)]
+pub enum Job {
+    Run(Box<RunPlan>),
+    Gate(Box<GatePlan>),
+    Render(Box<RenderPlan>),
+    IamPolicy(Vec<iam::Command>, Box<iam::Scope>),
+}
+
+impl Job {
+    /// Run and gate launch a task: signals and the deadline must reach it.
+    pub fn launches(&self) -> bool {
+        matches!(self, Job::Run(_) | Job::Gate(_))
+    }
+
+    /// The `--timeout` deadline, if any.
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        match self {
+            Job::Run(p) => p.timeout,
+            Job::Gate(p) => p.run.timeout,
+            _ => None,
+        }
+    }
+}
+
+/// How the result is printed, known even when the plan is not valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Printing {
+    /// One JSON document on stdout (`--output json`).
+    pub json: bool,
+    /// Container lines as they are (`--raw-logs`).
+    pub raw_logs: bool,
+    /// Under GitHub Actions: container lines fenced with `::stop-commands::`.
+    pub github_actions: bool,
+    /// The shape of the JSON document.
+    pub shape: Shape,
+}
+
+/// Which result a command prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A migration's report (run, gate).
+    Migration,
+    /// What render wrote.
+    Render,
+    /// The IAM policy itself.
+    Policy,
+}

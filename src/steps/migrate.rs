@@ -1,0 +1,568 @@
+//! The migration, shared by `run` and `gate`: derive → preflight → register → launch → follow
+//! (the family's claim is checked until the container runs) → verdict. Each step returns its
+//! value; `migrate` keeps them in a `Record`, and the report is assembled once, from it.
+
+use serde_json::{Value, json};
+
+use crate::aws::Clients;
+use crate::error::{Error, Result};
+use crate::guard;
+use crate::output::Output;
+use crate::plan::arn::id_of;
+use crate::plan::migration::{RunPlan, Source};
+use crate::signals::{AbortEvent, Aborts};
+use crate::steps::derive::{self, Derived};
+use crate::steps::follow::machine::{OnAbort, Settings};
+use crate::steps::follow::seam::{Sdk, TaskApi, TaskView};
+use crate::steps::follow::{self, Followed};
+use crate::steps::launch;
+use crate::steps::preflight;
+use crate::steps::register::{self, Registered};
+use crate::steps::resolve::Resolved;
+use crate::verdict::outcome::{self, Abort, Ending, Outcome, rails_version};
+use crate::verdict::report::{self, LogFacts, Report, SecretsChecked};
+
+/// What the steps returned, in the order they ran; the report is assembled from it.
+#[derive(Default)]
+struct Record {
+    region: Option<String>,
+    service: Option<String>,
+    derived: Option<Derived>,
+    secrets: Option<SecretsChecked>,
+    registered: Option<Registered>,
+    /// Our task, once launched: (ARN, console URL).
+    launched: Option<(String, String)>,
+    /// A migration of the family found running (busy), or followed (`--attach`).
+    running: Option<TaskView>,
+    attached: bool,
+    logs: LogFacts,
+    followed: Option<Followed>,
+    warnings: Vec<String>,
+    /// An abort before RunTask: what it was.
+    not_launched: Option<(Outcome, String)>,
+    error: Option<Error>,
+}
+
+/// How the preparation ended.
+enum Prepared {
+    /// A migration of the family is already running: nothing was registered.
+    Busy(String),
+    /// Registered: launch with this RunTask request.
+    Launch(Value),
+}
+
+/// `--dry-run`: prints the migration task definition and the RunTask request, changes
+/// nothing. Some(report) when the migration cannot be derived.
+pub fn dry_run(plan: &RunPlan, resolved: &Resolved, out: &Output) -> Option<Report> {
+    let token = plan
+        .client_token
+        .clone()
+        .unwrap_or_else(launch::new_client_token);
+    match derive::derive(plan, resolved, token) {
+        Ok(derived) => {
+            let request = derived.request(plan, &derived.family);
+            out.json(&json!({ "taskDefinition": derived.task_definition, "runTask": request }));
+            None
+        }
+        Err(e) => Some(unresolved(plan, None, Ok(e), out)),
+    }
+}
+
+/// The migration of a resolved source, to its report.
+pub async fn migrate(
+    plan: &RunPlan,
+    clients: &Clients,
+    resolved: &Resolved,
+    out: &Output,
+    aborts: &mut Aborts,
+) -> Report {
+    let mut record = Record {
+        region: Some(clients.region().to_string()),
+        service: resolved
+            .service
+            .as_ref()
+            .map(|s| s.service.clone())
+            .or_else(|| match &plan.target.source {
+                Source::Service { service } => Some(service.clone()),
+                _ => None,
+            }),
+        ..Default::default()
+    };
+    if let Err(e) = steps(plan, clients, resolved, out, aborts, &mut record).await {
+        record.error = Some(e);
+    }
+    assemble(plan, record, out)
+}
+
+/// A migration that ended before its source was resolved: an error, or an abort.
+pub fn unresolved(
+    plan: &RunPlan,
+    region: Option<String>,
+    end: std::result::Result<Error, (Outcome, String)>,
+    out: &Output,
+) -> Report {
+    let mut record = Record {
+        region,
+        service: match &plan.target.source {
+            Source::Service { service } => Some(service.clone()),
+            _ => None,
+        },
+        ..Default::default()
+    };
+    match end {
+        Ok(e) => record.error = Some(e),
+        Err(aborted) => record.not_launched = Some(aborted),
+    }
+    assemble(plan, record, out)
+}
+
+/// The steps, each one's value kept in the record.
+async fn steps(
+    plan: &RunPlan,
+    clients: &Clients,
+    resolved: &Resolved,
+    out: &Output,
+    aborts: &mut Aborts,
+    record: &mut Record,
+) -> Result<()> {
+    // 2. Derive (pure)
+    let token = plan
+        .client_token
+        .clone()
+        .unwrap_or_else(launch::new_client_token);
+    let derived = derive::derive(plan, resolved, token)?;
+    derived.progress.iter().for_each(|p| out.progress(p));
+    for w in &derived.warnings {
+        out.warn(w);
+        record.warnings.push(w.clone());
+    }
+    record.derived = Some(derived.clone());
+    let derived = &derived;
+    // 3-4. Preflight and register: nothing runs yet, so an abort simply ends
+    let prepared = match aborts.race(prepare(plan, clients, derived, out)).await {
+        Ok(p) => p?,
+        Err(ev) => {
+            record.not_launched = Some(not_launched(ev, aborts.label(), out));
+            return Ok(());
+        }
+    };
+    let (secrets, registered, prepared) = prepared;
+    record.secrets = Some(secrets);
+    record.registered = registered;
+    let request = match prepared {
+        Prepared::Busy(arn) => {
+            return busy_or_attach(plan, clients, derived, &arn, aborts, out, record).await;
+        }
+        Prepared::Launch(request) => request,
+    };
+    if let Some(ev) = aborts.ready() {
+        record.not_launched = Some(not_launched(ev, aborts.label(), out));
+        return Ok(());
+    }
+    let cluster = plan.target.cluster.clone().unwrap_or_default();
+
+    // 5. Launch (not raced: its answer is the ARN an abort needs; bounded by SDK timeouts)
+    let task = launch::run(&clients.ecs, &request, &cluster, &derived.started_by).await?;
+    let task_arn = task.task_arn().unwrap_or_default().to_string();
+    let console_url = report::task_console_url(clients.region(), &cluster, &task_arn);
+    out.progress(format!("launched {task_arn}"));
+    out.progress(format!("console: {console_url}"));
+    record.launched = Some((task_arn.clone(), console_url));
+    guard::launched(
+        &clients.ecs,
+        &cluster,
+        &task_arn,
+        plan.on_abort.stops_task(),
+    );
+
+    // 6. Follow: claim, logs, abort, verdict
+    let (followed, logs) = follow_task(plan, clients, derived, &task_arn, true, aborts, out).await;
+    guard::clear();
+    record.logs = logs;
+    if let Some(winner) = followed.winner.clone()
+        && plan.attach
+        && derived.ours.differences(&winner.migration).is_empty()
+    {
+        out.progress(format!(
+            "attaching to {}, the same migration, which won the claim",
+            winner.arn
+        ));
+        record.warnings.extend(followed.warnings.iter().cloned());
+        return attach(plan, clients, derived, winner, aborts, out, record).await;
+    }
+    record.followed = Some(followed);
+    Ok(())
+}
+
+/// Steps 3-4: the secrets exist, no other migration of the family runs, the task definition
+/// is registered.
+async fn prepare(
+    plan: &RunPlan,
+    clients: &Clients,
+    derived: &Derived,
+    out: &Output,
+) -> Result<(SecretsChecked, Option<Registered>, Prepared)> {
+    let cluster = plan.target.cluster.as_deref().unwrap_or_default();
+    // 3. Preflight
+    let checked = preflight::check_secrets(clients, &derived.secrets).await?;
+    out.progress(format!(
+        "preflight: {} SSM parameter(s) exist",
+        checked.ssm_parameters
+    ));
+    for s in &checked.secrets_manager {
+        out.progress(format!(
+            "preflight: Secrets Manager secret for {}: {}",
+            s.name, s.status
+        ));
+    }
+    if derived.read_only {
+        out.progress(
+            "read-only command: it neither waits for nor blocks a migration of this family",
+        );
+    }
+    if derived.claims
+        && let Some(running) =
+            preflight::running_migration(&clients.ecs, cluster, &derived.started_by).await?
+    {
+        // nothing to register: we will not launch
+        return Ok((checked, None, Prepared::Busy(running)));
+    }
+    // 4. Register (or reuse an identical latest revision)
+    let registered =
+        register::register_or_reuse(&clients.ecs, &derived.family, &derived.task_definition)
+            .await?;
+    out.progress(format!(
+        "{} task definition {}",
+        if registered.new {
+            "registered"
+        } else {
+            "reusing"
+        },
+        registered.arn
+    ));
+    let request = derived.request(plan, &registered.arn);
+    Ok((checked, Some(registered), Prepared::Launch(request)))
+}
+
+/// An abort before RunTask: nothing was launched. `label` names the deadline's source.
+pub fn not_launched(ev: AbortEvent, label: &str, out: &Output) -> (Outcome, String) {
+    let (outcome, why) = match ev {
+        AbortEvent::Deadline => (Outcome::TimedOut, format!("deadline reached ({label})")),
+        AbortEvent::Signal(s) => (Outcome::Interrupted, format!("{} received", s.name())),
+    };
+    let line = format!("{why} before launch; nothing was started");
+    out.progress(&line);
+    (outcome, line)
+}
+
+/// The preflight found a running migration of the family: follow it if it is the same
+/// migration and `--attach` was given, else refuse, naming what runs.
+async fn busy_or_attach(
+    plan: &RunPlan,
+    clients: &Clients,
+    derived: &Derived,
+    arn: &str,
+    aborts: &mut Aborts,
+    out: &Output,
+    record: &mut Record,
+) -> Result<()> {
+    let cluster = plan.target.cluster.as_deref().unwrap_or_default();
+    let seam = seam_for(clients, cluster, &derived.container);
+    let running = match aborts.race(seam.describe(&[arn.to_string()])).await {
+        Ok(Ok(views)) => views.into_iter().find(|v| v.arn == arn),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "describing the running migration");
+            None
+        }
+        Err(ev) => {
+            record.not_launched = Some(not_launched(ev, aborts.label(), out));
+            return Ok(());
+        }
+    };
+    let Some(running) = running else {
+        record.running = Some(TaskView {
+            arn: arn.to_string(),
+            ..Default::default()
+        });
+        return Err(busy(arn, None, &derived.started_by, false));
+    };
+    let differences = derived.ours.differences(&running.migration);
+    if plan.attach && differences.is_empty() {
+        out.progress(format!(
+            "the same migration is already running; attaching to {arn}"
+        ));
+        return attach(plan, clients, derived, running, aborts, out, record).await;
+    }
+    let e = busy(
+        arn,
+        Some(&running),
+        &derived.started_by,
+        plan.attach && !differences.is_empty(),
+    );
+    record.running = Some(running);
+    Err(e)
+}
+
+/// Another migration of the family is running: exit 121, naming it and what it runs.
+fn busy(arn: &str, running: Option<&TaskView>, started_by: &str, not_same: bool) -> Error {
+    let what = running
+        .map(|r| format!(" ({})", r.migration.describe()))
+        .unwrap_or_default();
+    let hint = if not_same {
+        "--attach follows only the same migration (image, command, overrides): wait for this one to end, then rerun"
+    } else {
+        "wait for it, pass --attach to follow it if it is the same migration, or --allow-concurrent"
+    };
+    Error::busy(format!(
+        "another migration is running: {arn}{what}; startedBy {started_by}"
+    ))
+    .with_hint(hint)
+}
+
+/// Follows another run's migration to its verdict; an abort leaves it running.
+async fn attach(
+    plan: &RunPlan,
+    clients: &Clients,
+    derived: &Derived,
+    running: TaskView,
+    aborts: &mut Aborts,
+    out: &Output,
+    record: &mut Record,
+) -> Result<()> {
+    let (followed, logs) =
+        follow_task(plan, clients, derived, &running.arn, false, aborts, out).await;
+    record.attached = true;
+    record.running = Some(running);
+    record.logs = logs;
+    record.followed = Some(followed);
+    Ok(())
+}
+
+/// The engine's AWS seam for one task of the cluster (no logs yet).
+fn seam_for<'a>(clients: &'a Clients, cluster: &'a str, container: &'a str) -> Sdk<'a> {
+    Sdk {
+        ecs: &clients.ecs,
+        logs: None,
+        cluster,
+        container,
+        log_group: String::new(),
+        log_stream: String::new(),
+    }
+}
+
+/// Step 6: the engine over the SDK seam, with the run's settings. `owned`: we launched it.
+async fn follow_task(
+    plan: &RunPlan,
+    clients: &Clients,
+    derived: &Derived,
+    task_arn: &str,
+    owned: bool,
+    aborts: &mut Aborts,
+    out: &Output,
+) -> (Followed, LogFacts) {
+    let cluster = plan.target.cluster.as_deref().unwrap_or_default();
+    let mut api = seam_for(clients, cluster, &derived.container);
+    let mut logs = LogFacts::default();
+    if let Some(t) = &derived.log_target {
+        let stream = t.stream(&derived.container, id_of(task_arn));
+        let region = t
+            .region
+            .clone()
+            .unwrap_or_else(|| clients.region().to_string());
+        logs.log_group = Some(t.group.clone());
+        logs.log_stream = Some(stream.clone());
+        logs.log_console_url = Some(report::log_console_url(&region, &t.group, &stream));
+        api.logs = Some(clients.logs_in(t.region.as_deref()));
+        api.log_group = t.group.clone();
+        api.log_stream = stream;
+    }
+    let settings = Settings {
+        log_interval: plan.poll_interval,
+        describe_interval: plan.describe_interval,
+        backoff_max: plan.poll_max,
+        log_quiet: plan.log_quiet,
+        log_drain_max: plan.log_drain_max,
+        lost_after: plan.lost_after,
+        stop_grace: plan.stop_grace,
+        // someone else's migration is never stopped by us
+        on_abort: if owned && plan.on_abort.stops_task() {
+            OnAbort::Stop
+        } else {
+            OnAbort::Detach
+        },
+        follow_logs: derived.log_target.is_some(),
+        claim: owned && derived.claims,
+        deadline: aborts.deadline(),
+        deadline_label: aborts.label().to_string(),
+    };
+    let (mut migrated, mut reverted) = (vec![], vec![]);
+    let mut sink = |line: &str| {
+        out.log_line(line);
+        if let Some(v) = rails_version(line, "migrated") {
+            migrated.push(v.to_string());
+        } else if let Some(v) = rails_version(line, "reverted") {
+            reverted.push(v.to_string());
+        }
+    };
+    let started_by = owned.then_some(derived.started_by.as_str());
+    out.logs_begin();
+    let followed =
+        follow::follow(&api, task_arn, started_by, settings, aborts, out, &mut sink).await;
+    out.logs_end();
+    logs.log_lines = followed.log_lines;
+    logs.logs_complete = followed.logs_complete;
+    logs.migrated_versions = migrated;
+    logs.reverted_versions = reverted;
+    (followed, logs)
+}
+
+/// Step 7: the report, assembled once from what the steps returned.
+fn assemble(plan: &RunPlan, record: Record, out: &Output) -> Report {
+    let derived = record.derived.as_ref();
+    let mut report = Report {
+        cluster: plan.target.cluster.clone().unwrap_or_default(),
+        service: record.service,
+        region: record.region,
+        container: derived.map(|d| d.container.clone()).unwrap_or_default(),
+        sidecars: derived.map(|d| d.sidecars.clone()).unwrap_or_default(),
+        image: derived
+            .and_then(|d| d.image.clone())
+            .or_else(|| plan.target.image.as_ref().map(ToString::to_string)),
+        preset: plan.overrides.preset.clone(),
+        command: plan.overrides.command.clone(),
+        client_token: derived.map(|d| d.client_token.clone()),
+        secrets: record.secrets,
+        task_definition_arn: record.registered.as_ref().map(|r| r.arn.clone()),
+        task_definition_registered: record.registered.as_ref().is_some_and(|r| r.new),
+        logs: record.logs,
+        warnings: record.warnings,
+        ..Default::default()
+    };
+    if let Some((arn, url)) = record.launched {
+        report.task_arn = Some(arn);
+        report.console_url = Some(url);
+    }
+    if let Some(running) = &record.running {
+        report.other_task_arn = Some(running.arn.clone());
+    }
+    if record.attached
+        && let Some(running) = record.running
+    {
+        // the attached task's migration, never ours
+        report.attached = true;
+        report.console_url = report
+            .region
+            .as_deref()
+            .map(|r| report::task_console_url(r, &report.cluster, &running.arn));
+        report.task_arn = Some(running.arn.clone());
+        report.image = running.migration.image.clone();
+        report.command = running.migration.command.clone();
+        report.preset = None;
+        report.client_token = None;
+        report.task_definition_arn = running.task_definition_arn.clone();
+        report.task_definition_registered = false;
+    }
+    if let Some((outcome, why)) = record.not_launched {
+        report.outcome = Some(outcome);
+        report.error = Some(why);
+    }
+    if let Some(followed) = record.followed {
+        verdict(plan, followed, out, &mut report);
+    }
+    if let Some(e) = &record.error {
+        report.fail(e);
+    }
+    report
+}
+
+/// From what the engine found to the report's verdict.
+fn verdict(plan: &RunPlan, followed: Followed, out: &Output, report: &mut Report) {
+    let view = followed.task.clone().unwrap_or_default();
+    let outcome = outcome::judge(&view.summary(), followed.ending);
+    let task_arn = report.task_arn.clone().unwrap_or_default();
+    report.outcome = Some(outcome);
+    report.ended = view.ended();
+    report.detached = followed.detached;
+    report.warnings.extend(followed.warnings);
+    match followed.ending {
+        Ending::LostClaim => {
+            let winner = followed.winner.as_ref();
+            let what = winner
+                .map(|w| format!(" ({})", w.migration.describe()))
+                .unwrap_or_default();
+            report.other_task_arn = winner.map(|w| w.arn.clone());
+            report.error = Some(format!(
+                "another migration is running: {}{what}; ours ({task_arn}) was stopped",
+                winner.map_or("?", |w| w.arn.as_str())
+            ));
+        }
+        Ending::LostTrack => {
+            let why = followed.lost_reason.unwrap_or_default();
+            report.error = Some(format!("lost track of task {task_arn}: {why}"));
+            report.stop_command = Some(format!(
+                "aws ecs stop-task --cluster {} --task {task_arn} --region {}",
+                plan.target.cluster.as_deref().unwrap_or_default(),
+                report.region.as_deref().unwrap_or_default()
+            ));
+        }
+        Ending::Aborted(Abort::Deadline | Abort::Signal) => {
+            let why = followed.abort_reason.unwrap_or_else(|| "aborted".into());
+            let fate = if followed.detached {
+                "was left running (--on-abort detach)"
+            } else {
+                "was stopped"
+            };
+            report.error = Some(format!("{why}; task {task_arn} {fate}"));
+        }
+        Ending::Exited => {}
+    }
+    let mut warn = |w: &str| {
+        out.warn(w);
+        report.warnings.push(w.to_string());
+    };
+    if outcome == Outcome::NotStarted {
+        warn("the container never ran; see the stop code and reasons below");
+    }
+    if outcome == Outcome::NoExitCode {
+        warn(
+            "the container started but the task ended without an exit code (Spot or host loss): the migration may be half done; check it with the status preset",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::identity::Migration;
+
+    #[test]
+    fn busy_names_what_runs_and_says_why_attach_did_not_follow() {
+        let running = TaskView {
+            arn: "arn:aws:ecs:r:1:task/c/a".into(),
+            migration: Migration {
+                image: Some("repo/rails:v1".into()),
+                command: vec![
+                    "bundle".into(),
+                    "exec".into(),
+                    "rails".into(),
+                    "db:migrate".into(),
+                ],
+                started_by: Some("ana@laptop".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = busy(
+            &running.arn,
+            Some(&running),
+            "ecs-migrate/app-migrate",
+            true,
+        );
+        assert_eq!(e.exit_code(), crate::exit::BUSY);
+        assert_eq!(
+            e.message,
+            "another migration is running: arn:aws:ecs:r:1:task/c/a (image repo/rails:v1, command `bundle exec rails db:migrate`, started by ana@laptop); startedBy ecs-migrate/app-migrate"
+        );
+        assert!(e.hint.unwrap().contains("only the same migration"));
+    }
+}
