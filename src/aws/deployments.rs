@@ -13,7 +13,8 @@ use aws_sdk_ecs::types::{
 
 use crate::aws::service as network;
 use crate::error::{Error, Result};
-use crate::plan::network::ServiceContext;
+use crate::plan::network::ServiceNetwork;
+use crate::plan::service::ServiceContext;
 use crate::plan::stages::HookAction;
 
 /// Statuses of a deployment that is still under way.
@@ -208,10 +209,12 @@ pub fn context_of_revision(service: &str, rev: &ServiceRevision) -> ServiceConte
     ServiceContext {
         service: service.to_string(),
         task_definition: rev.task_definition().unwrap_or_default().to_string(),
-        awsvpc: network::awsvpc(rev.network_configuration()),
-        launch_type: rev.launch_type().map(|l| l.as_str().to_string()),
-        capacity_providers: network::capacity_providers(rev.capacity_provider_strategy()),
-        platform_version: rev.platform_version().map(String::from),
+        network: ServiceNetwork {
+            awsvpc: network::awsvpc(rev.network_configuration()),
+            launch_type: rev.launch_type().map(|l| l.as_str().to_string()),
+            capacity_providers: network::capacity_providers(rev.capacity_provider_strategy()),
+            platform_version: rev.platform_version().map(String::from),
+        },
         load_balancers: network::load_balancers(rev.load_balancers()),
         revision: rev.service_revision_arn().map(String::from),
         ..Default::default()
@@ -244,8 +247,8 @@ mod tests {
             .build();
         let ctx = context_of_revision("s", &rev);
         assert_eq!(ctx.task_definition, "arn:aws:ecs:r:1:task-definition/app:7");
-        assert_eq!(ctx.awsvpc.unwrap().subnets, ["subnet-0123abcd"]);
-        assert_eq!(ctx.launch_type.as_deref(), Some("FARGATE"));
+        assert_eq!(ctx.network.awsvpc.unwrap().subnets, ["subnet-0123abcd"]);
+        assert_eq!(ctx.network.launch_type.as_deref(), Some("FARGATE"));
         assert_eq!(
             ctx.revision.as_deref(),
             Some("arn:aws:ecs:r:1:service-revision/c/s/9")

@@ -7,7 +7,8 @@ use aws_sdk_ecs::types::{
 };
 
 use crate::error::{Error, Result};
-use crate::plan::network::{Awsvpc, ServiceContext};
+use crate::plan::network::Awsvpc;
+use crate::plan::service::ServiceContext;
 
 pub async fn resolve_service(
     ecs: &aws_sdk_ecs::Client,
@@ -112,10 +113,10 @@ pub fn context_of(svc: &Service) -> ServiceContext {
         }
         None => {
             ctx.task_definition = svc.task_definition().unwrap_or_default().to_string();
-            ctx.awsvpc = awsvpc(svc.network_configuration());
-            ctx.launch_type = svc.launch_type().map(|l| l.as_str().to_string());
-            ctx.capacity_providers = capacity_providers(svc.capacity_provider_strategy());
-            ctx.platform_version = svc.platform_version().map(String::from);
+            ctx.network.awsvpc = awsvpc(svc.network_configuration());
+            ctx.network.launch_type = svc.launch_type().map(|l| l.as_str().to_string());
+            ctx.network.capacity_providers = capacity_providers(svc.capacity_provider_strategy());
+            ctx.network.platform_version = svc.platform_version().map(String::from);
         }
     }
     ctx
@@ -123,10 +124,10 @@ pub fn context_of(svc: &Service) -> ServiceContext {
 
 fn from_task_set(ctx: &mut ServiceContext, ts: &TaskSet) {
     ctx.task_definition = ts.task_definition().unwrap_or_default().to_string();
-    ctx.awsvpc = awsvpc(ts.network_configuration());
-    ctx.launch_type = ts.launch_type().map(|l| l.as_str().to_string());
-    ctx.capacity_providers = capacity_providers(ts.capacity_provider_strategy());
-    ctx.platform_version = ts.platform_version().map(String::from);
+    ctx.network.awsvpc = awsvpc(ts.network_configuration());
+    ctx.network.launch_type = ts.launch_type().map(|l| l.as_str().to_string());
+    ctx.network.capacity_providers = capacity_providers(ts.capacity_provider_strategy());
+    ctx.network.platform_version = ts.platform_version().map(String::from);
     ctx.task_set = ts.id().map(String::from);
     if !ts.load_balancers().is_empty() {
         ctx.load_balancers = load_balancers(ts.load_balancers());
@@ -209,9 +210,17 @@ mod tests {
         let ctx = context_of(&svc);
         assert_eq!(ctx.task_definition, "td:2");
         assert_eq!(ctx.task_set.as_deref(), Some("ts-new"));
-        assert_eq!(ctx.awsvpc.as_ref().unwrap().subnets, ["subnet-primary"]);
         assert_eq!(
-            ctx.awsvpc.as_ref().unwrap().assign_public_ip.as_deref(),
+            ctx.network.awsvpc.as_ref().unwrap().subnets,
+            ["subnet-primary"]
+        );
+        assert_eq!(
+            ctx.network
+                .awsvpc
+                .as_ref()
+                .unwrap()
+                .assign_public_ip
+                .as_deref(),
             Some("ENABLED")
         );
         assert_eq!(ctx.load_balancers, [("nginx".to_string(), 80)]);

@@ -137,7 +137,7 @@ async fn steps(plan: &RenderPlan, out: &Output, r: &mut Rendered) -> Result<()> 
         platform_version: resolved
             .service
             .as_ref()
-            .and_then(|s| s.platform_version.clone()),
+            .and_then(|s| s.network.platform_version.clone()),
     };
     let artifacts = render(&described, &container, &image, &spec)?;
     let mut files = vec![

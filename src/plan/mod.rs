@@ -13,5 +13,6 @@ pub mod network;
 pub mod overrides;
 pub mod render;
 pub mod secret_ref;
+pub mod service;
 pub mod stages;
 pub mod taskdef;

@@ -22,27 +22,14 @@ pub struct Awsvpc {
     pub assign_public_ip: Option<String>,
 }
 
-/// What the service runs now, taken from the PRIMARY task set when there is one.
+/// Where a service's tasks run: what placement copies to the migration task.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ServiceContext {
-    pub service: String,
-    pub task_definition: String,
+pub struct ServiceNetwork {
     pub awsvpc: Option<Awsvpc>,
     pub launch_type: Option<String>,
     /// (capacity provider, weight, base)
     pub capacity_providers: Vec<(String, i32, i32)>,
     pub platform_version: Option<String>,
-    /// (container name, container port) of the service's load balancers.
-    pub load_balancers: Vec<(String, i32)>,
-    /// The PRIMARY task set's id when the context came from one.
-    pub task_set: Option<String>,
-    /// ECS native blue/green: the ECS controller with `strategy: BLUE_GREEN`.
-    pub blue_green: bool,
-    /// The lifecycle stages with a PAUSE hook (native blue/green).
-    pub pause_stages: Vec<String>,
-    /// The service revision the context came from (native blue/green).
-    pub revision: Option<String>,
-    pub warnings: Vec<String>,
 }
 
 /// The RunTask placement members: networkConfiguration, launchType or
@@ -55,7 +42,7 @@ pub struct Placement {
 
 /// Pure: combines the service's context with the flags.
 pub fn placement(
-    ctx: Option<&ServiceContext>,
+    ctx: Option<&ServiceNetwork>,
     flags: &NetworkFlags,
     network_mode: Option<&str>,
 ) -> Result<Placement> {
@@ -168,7 +155,7 @@ mod tests {
             )
             .build();
         let ctx = context_of(&svc);
-        let p = placement(Some(&ctx), &NetworkFlags::default(), Some("awsvpc")).unwrap();
+        let p = placement(Some(&ctx.network), &NetworkFlags::default(), Some("awsvpc")).unwrap();
         assert_eq!(p.members["launchType"], "FARGATE");
         assert!(p.members.get("capacityProviderStrategy").is_none());
         assert!(p.warnings[0].contains("FARGATE_SPOT"), "{:?}", p.warnings);
@@ -180,7 +167,7 @@ mod tests {
             capacity_provider: Some("FARGATE_SPOT".into()),
             ..Default::default()
         };
-        let p = placement(Some(&ctx), &flags, Some("awsvpc")).unwrap();
+        let p = placement(Some(&ctx.network), &flags, Some("awsvpc")).unwrap();
         assert!(p.members.get("launchType").is_none());
         assert!(p.warnings.is_empty());
     }

@@ -140,7 +140,7 @@ pub fn derive(plan: &RunPlan, resolved: &Resolved, client_token: String) -> Resu
         ));
     }
     let placement = network::placement(
-        resolved.service.as_ref(),
+        resolved.service.as_ref().map(|s| &s.network),
         &plan.network,
         task_definition["networkMode"].as_str(),
     )?;

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::plan::arn::id_of;
 use crate::plan::connection::Connection;
 use crate::plan::migration::Source;
-use crate::plan::network::ServiceContext;
+use crate::plan::service::ServiceContext;
 use crate::plan::taskdef::Described;
 
 /// The source task definition and, for a service, its live context.
