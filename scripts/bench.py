@@ -64,7 +64,7 @@ class Emulator:
     def __init__(self) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [PY, str(ROOT / "tests/emulator/emulator.py"), "--port", "0", "--exit-on-stdin-eof"],
+            [PY, str(ROOT / "emulator/emulator.py"), "--port", "0", "--exit-on-stdin-eof"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
         )
         self.url = self.proc.stdout.readline().decode().strip()
@@ -117,7 +117,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ecs-migrate-bench-"))
     try:
         world = json.loads(subprocess.check_output(
-            [PY, str(ROOT / "tests/emulator/seed.py"), emu.url, "--region", REGION,
+            [PY, str(ROOT / "emulator/seed.py"), emu.url, "--region", REGION,
              "--data-dir", str(work / "world")]))
         user = {k: v for k, v in os.environ.items() if not k.startswith(("ECS_MIGRATE_", "AWS_"))}
         env = dict(

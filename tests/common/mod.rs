@@ -47,7 +47,7 @@ pub fn emulator() -> &'static Emulator {
     static EMU: OnceLock<Emulator> = OnceLock::new();
     EMU.get_or_init(|| {
         let mut child = Command::new(python())
-            .arg(repo().join("tests/emulator/emulator.py"))
+            .arg(repo().join("emulator/emulator.py"))
             .args(["--port", "0", "--exit-on-stdin-eof"])
             .envs(EMULATOR_ENV)
             .stdin(Stdio::piped())
@@ -86,7 +86,7 @@ impl World {
         let emu = emulator();
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(python())
-            .arg(repo().join("tests/emulator/seed.py"))
+            .arg(repo().join("emulator/seed.py"))
             .arg(&emu.url)
             .args(["--region", region, "--data-dir"])
             .arg(dir.path())
@@ -411,11 +411,11 @@ pub async fn tasks(w: &World) -> Vec<aws_sdk_ecs::types::Task> {
     out.tasks().to_vec()
 }
 
-/// Registers a new revision of the seeded family (`tests/emulator/revision.py`, boto3, as a
+/// Registers a new revision of the seeded family (`emulator/revision.py`, boto3, as a
 /// user's own tooling would): the rails container gets `image` and, if given, the secret
 /// `(name, valueFrom)` in place of any secret of that name. Returns its ARN.
 pub fn register_revision(w: &World, image: &str, secret: Option<(&str, &str)>) -> String {
-    let script = repo().join("tests/emulator/revision.py");
+    let script = repo().join("emulator/revision.py");
     let td = w.s("task_definition_arn");
     let image = format!("rails={image}");
     let mut args = vec![
@@ -435,10 +435,10 @@ pub fn register_revision(w: &World, image: &str, secret: Option<(&str, &str)>) -
     python_run(&args)
 }
 
-/// `tests/emulator/revision.py` with the world's seed task definition and `extra` arguments
+/// `emulator/revision.py` with the world's seed task definition and `extra` arguments
 /// (`--image rails=…`, `--add-container JSON`, `--depends-on a:b:HEALTHY`, `--env c:K=V`).
 pub fn revision(w: &World, extra: &[&str]) -> String {
-    let script = repo().join("tests/emulator/revision.py");
+    let script = repo().join("emulator/revision.py");
     let td = w.s("task_definition_arn");
     let mut args = vec![
         script.to_str().unwrap(),

@@ -20,7 +20,7 @@ PHASES = ["install", "pre_build", "build", "post_build"]
 @pytest.fixture(scope="module")
 def endpoint():
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/python"), str(ROOT / "tests/emulator/emulator.py"), "--port", "0",
+        [str(ROOT / ".venv/bin/python"), str(ROOT / "emulator/emulator.py"), "--port", "0",
          "--exit-on-stdin-eof"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         env={**os.environ, "EMU_PROVISIONING_DELAY": "0.2", "EMU_PENDING_DELAY": "0.2",
@@ -35,7 +35,7 @@ def endpoint():
 
 def seed(endpoint: str, region: str, tmp: Path) -> dict:
     out = subprocess.run(
-        [str(ROOT / ".venv/bin/python"), str(ROOT / "tests/emulator/seed.py"), endpoint,
+        [str(ROOT / ".venv/bin/python"), str(ROOT / "emulator/seed.py"), endpoint,
          "--region", region, "--data-dir", str(tmp / "world")],
         check=True, capture_output=True, text=True,
     )

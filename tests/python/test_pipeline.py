@@ -257,7 +257,7 @@ def test_workflow_retag_succeeds_when_rerun(tmp_path):
     workflow finds the release tag already on the digest and must not fail."""
     import boto3
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/python"), str(ROOT / "tests/emulator/emulator.py"), "--port", "0",
+        [str(ROOT / ".venv/bin/python"), str(ROOT / "emulator/emulator.py"), "--port", "0",
          "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL)
     try:

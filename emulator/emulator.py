@@ -71,16 +71,17 @@ class FaultMiddleware:
         api = target.rsplit(".", 1)[-1] if target else ""
         if api:
             user_agent = environ.get("HTTP_USER_AGENT", "") + " " + environ.get("HTTP_X_AMZ_USER_AGENT", "")
-            stats.count(stats.region_of(environ), api, target, user_agent)
-            delay = float((FAULTS.get("latency") or {}).get(api, 0.0))
+            region = stats.region_of(environ)
+            stats.count(region, api, target, user_agent)
+            delay = float((FAULTS.get("latency", region=region) or {}).get(api, 0.0))
             if delay > 0:
                 time.sleep(delay)
-            fault = FAULTS.api_fault(api, stats.region_of(environ))
+            fault = FAULTS.api_fault(api, region)
             if fault:
-                stats.fault_served(stats.region_of(environ), api)
+                stats.fault_served(region, api)
                 status, code, message = fault
                 return _error(start_response, status, code, message)
-            failure = FAULTS.get("run_task_failures")
+            failure = FAULTS.get("run_task_failures", region=region)
             if api == "RunTask" and failure:
                 return _json(start_response, "200 OK", {"tasks": [], "failures": [{"reason": failure}]})
             if api == "RunTask":
@@ -153,7 +154,7 @@ class FaultMiddleware:
             status, headers, data = self._moto(environ, body)
             if status.startswith("200"):
                 idempotency.remember(region, request, data)
-        fail = FAULTS.take("run_task_created_then_fail")
+        fail = FAULTS.take("run_task_created_then_fail", region)
         if fail and status.startswith("200"):
             stats.fault_served(region, "RunTask")
             return _error(start_response, fail, "ServiceUnavailable", "emulated: task created, then 5xx")
@@ -170,18 +171,44 @@ class FaultMiddleware:
             if method == "DELETE":
                 stats.clear(query.get("region"))
             return _json(start_response, "200 OK", stats.snapshot(query.get("region")))
+        query = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
+        region = query.get("region")
+        if path == "/_emulator/reset" and method == "POST" and region:
+            reset_region(region)
+            return _json(start_response, "200 OK", {"reset": region})
         if path != "/_emulator/faults":
             return _json(start_response, "404 Not Found", {"message": f"no such control path {path}"})
         if method == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             try:
                 changes = json.loads(environ["wsgi.input"].read(length) or b"{}")
-                return _json(start_response, "200 OK", FAULTS.update(changes))
+                return _json(start_response, "200 OK", FAULTS.update(changes, region))
             except (KeyError, ValueError) as exc:
                 return _json(start_response, "400 Bad Request", {"message": str(exc)})
         if method == "DELETE":
-            return _json(start_response, "200 OK", FAULTS.reset())
-        return _json(start_response, "200 OK", FAULTS.snapshot())
+            return _json(start_response, "200 OK", FAULTS.reset(region))
+        return _json(start_response, "200 OK", FAULTS.snapshot(region))
+
+
+# The services the seed and ecs-migrate use: a reset empties each one's backend in the region.
+RESET_SERVICES = ("ecs", "ec2", "ssm", "logs", "secretsmanager", "ecr", "sts", "iam")
+
+
+def reset_region(region: str) -> None:
+    """Empties one region: its tasks are killed, then every backend, its deployments, RunTask
+    tokens, stats and fault knobs start afresh, so a test can seed a new world there while
+    others run in other regions."""
+    from moto.backends import get_backend
+
+    agent.forget(region)
+    deployments.forget(region)
+    idempotency.forget(region)
+    for service in RESET_SERVICES:
+        for account_backends in get_backend(service).values():
+            if region in account_backends:
+                account_backends[region].reset()
+    stats.clear(region)
+    FAULTS.reset(region)
 
 
 def main() -> None:

@@ -52,3 +52,10 @@ def remember(region: str, request: dict[str, Any], body: bytes) -> None:
     if key is not None:
         with _LOCK:
             _SEEN.setdefault(key, (_parameters(request), body, time.time()))
+
+
+def forget(region: str) -> None:
+    """A region's tokens are gone (its world is reset)."""
+    with _LOCK:
+        for key in [k for k in _SEEN if k[0] == region]:
+            _SEEN.pop(key)

@@ -193,7 +193,7 @@ def _pause_hook(config: dict[str, Any], stage: str) -> dict[str, Any] | None:
 
 
 def _walk(dep: Deployment) -> None:
-    step = FAULTS.get_float("stage_seconds")
+    step = FAULTS.get_float("stage_seconds", region=dep.service_key[0])
     with _LOCK:
         dep.status = "IN_PROGRESS"
     for stage in STAGES:
@@ -206,7 +206,7 @@ def _walk(dep: Deployment) -> None:
         if not hook_conf:
             continue
         timeout = hook_conf.get("timeoutConfiguration") or {}
-        override = (FAULTS.get("hook_timeout_seconds") or {}).get(dep.service_key[0])
+        override = (FAULTS.get("hook_timeout_seconds", region=dep.service_key[0]) or {}).get(dep.service_key[0])
         seconds = override or 60 * int(timeout.get("timeoutInMinutes", 60))
         hook = Hook(hook_id=uuid.uuid4().hex, expires_at=time.time() + float(seconds),
                     timeout_action=timeout.get("action", "ROLLBACK"))
@@ -230,7 +230,7 @@ def _walk(dep: Deployment) -> None:
 def _roll_back(dep: Deployment, reason: str) -> None:
     with _LOCK:
         dep.status, dep.reason = "ROLLBACK_IN_PROGRESS", reason
-    time.sleep(FAULTS.get_float("stage_seconds"))
+    time.sleep(FAULTS.get_float("stage_seconds", region=dep.service_key[0]))
     with _LOCK:
         region, cluster, name = dep.service_key
         if dep.sources:
@@ -319,3 +319,19 @@ def add_configuration(region: str, body: bytes) -> bytes:
                 svc["deploymentConfiguration"] = CONFIGS[key]
                 changed = True
     return json.dumps(doc).encode() if changed else body
+
+
+def forget(region: str) -> None:
+    """A region's deployments, revisions and configurations are gone (its world is reset); a
+    deployment still walking its stages stops."""
+    with _LOCK:
+        for arn in [a for a, d in DEPLOYMENTS.items() if d.service_key[0] == region]:
+            dep = DEPLOYMENTS.pop(arn)
+            dep.status = "STOPPED"
+            for hook in dep.hooks:
+                hook.decided.set()
+        for table in (CONFIGS, CURRENT):
+            for key in [k for k in table if k[0] == region]:
+                table.pop(key)
+        for arn in [a for a in REVISIONS if f":{region}:" in a]:
+            REVISIONS.pop(arn)

@@ -32,7 +32,7 @@ SERVICE = "ass-staging"
 SERVICE_BG = "ass-staging-bg"
 SERVICE_NATIVE = "ass-staging-native"
 RDS_SECRET = "rds!db-0f3c9a27-4b1e-4d2a-9c85-3e7f1a2b6c4d"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DESCRIBE_ONLY = {
     "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
     "registeredAt", "registeredBy", "deregisteredAt", "deleteRequestedAt",

@@ -1,5 +1,5 @@
-"""What the emulator was asked, per region: API call counts, RunTask client tokens, when
-StopTask calls arrived, and the IAM actions (`ecs:RunTask`) of the calls ecs-migrate made (its
+"""What the emulator was asked, per region: API call counts and when each call arrived, RunTask
+client tokens, when StopTask calls arrived, the faults it served (and when), and the IAM actions (`ecs:RunTask`) of the calls ecs-migrate made (its
 User-Agent carries `app/ecs-migrate`), which the `iam-policy` tests compare with the policy.
 
 `GET /_emulator/stats?region=R` shows them, `DELETE` clears them. Tests and the benchmark use
@@ -20,6 +20,7 @@ _TOKENS: dict[str, list[str | None]] = defaultdict(list)
 _STOPS: dict[str, list[float]] = defaultdict(list)  # when StopTask calls arrived (epoch s)
 _ACTIONS: dict[str, Counter[str]] = defaultdict(Counter)  # ecs-migrate's calls, as IAM actions
 _FAULTS: dict[str, Counter[str]] = defaultdict(Counter)  # faults served (5xx, throttling), by API
+_FAULT_TIMES: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
 _TIMES: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
 # The X-Amz-Target prefix of each JSON-protocol service -> its IAM service prefix.
 IAM_PREFIX = {
@@ -53,6 +54,7 @@ def count(region: str, api: str, target: str = "", user_agent: str = "") -> None
 def fault_served(region: str, api: str) -> None:
     with _LOCK:
         _FAULTS[region][api] += 1
+        _FAULT_TIMES[region][api].append(time.time())
 
 
 def run_task_token(region: str, token: str | None) -> None:
@@ -70,6 +72,7 @@ def snapshot(region: str | None) -> dict[str, Any]:
                 "stop_task_times": list(_STOPS.get(r, [])),
                 "ecs_migrate_actions": dict(_ACTIONS.get(r, {})),
                 "faults_served": dict(_FAULTS.get(r, {})),
+                "fault_times": {k: list(v) for k, v in _FAULT_TIMES.get(r, {}).items()},
                 "call_times": {k: list(v) for k, v in _TIMES.get(r, {}).items()},
             }
             for r in regions
@@ -78,7 +81,7 @@ def snapshot(region: str | None) -> dict[str, Any]:
 
 def clear(region: str | None) -> None:
     with _LOCK:
-        for table in (_CALLS, _TOKENS, _STOPS, _ACTIONS, _TIMES, _FAULTS):
+        for table in (_CALLS, _TOKENS, _STOPS, _ACTIONS, _TIMES, _FAULTS, _FAULT_TIMES):
             if region:
                 table.pop(region, None)
             else:

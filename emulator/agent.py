@@ -53,6 +53,24 @@ def kill_all() -> None:
         _signal_group(process, signal.SIGKILL)
 
 
+AGENTS: list["TaskAgent"] = []  # every task's agent, for a region's reset
+
+
+def forget(region: str) -> None:
+    """A region's world is reset: its tasks' processes are killed at once (nothing they print
+    lands in the new world) and their agents stop."""
+    with _LOCK:
+        agents = [a for a in AGENTS if a.region == region]
+        AGENTS[:] = [a for a in AGENTS if a.region != region]
+    for agent in agents:
+        agent.forgotten = True
+        agent.stop_requested.set()
+        for c in agent.containers:
+            c.forgotten = True
+            if c.process:
+                _signal_group(c.process, signal.SIGKILL)
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -123,6 +141,7 @@ class ContainerRun:
         self.exited_monotonic: float | None = None
         self.started = threading.Event()
         self.health_stop = threading.Event()
+        self.forgotten = False
 
     def _log_target(self) -> tuple[str | None, str | None]:
         conf = self.definition.get("logConfiguration") or {}
@@ -205,7 +224,7 @@ class ContainerRun:
             argv = command
         if argv and argv[0].startswith("/") and (self.image_dir / argv[0].lstrip("/")).exists():
             argv[0] = str(self.image_dir / argv[0].lstrip("/"))
-        interval = min(float(check.get("interval", 30)), FAULTS.get_float("health_check_interval_max", 1.0))
+        interval = min(float(check.get("interval", 30)), FAULTS.get_float("health_check_interval_max", 1.0, self.agent.region))
         timeout = float(check.get("timeout", 5))
         retries = int(check.get("retries", 3))
         start_period = float(check.get("startPeriod", 0))
@@ -255,13 +274,13 @@ class ContainerRun:
             self.writer_done.set()
             return
         # awslogs creates the stream when the container starts (here: after the stream delay)
-        stream_ready_at = time.time() + FAULTS.get_float("log_stream_delay")
+        stream_ready_at = time.time() + FAULTS.get_float("log_stream_delay", region=self.agent.region)
         created = False
-        lag = FAULTS.get_float("log_flush_lag")
-        exit_lag = FAULTS.get_float("log_exit_lag")
-        hold = int(FAULTS.get_float("log_flush_tail_lines", 3)) if lag > 0 or exit_lag > 0 else 0
+        lag = FAULTS.get_float("log_flush_lag", region=self.agent.region)
+        exit_lag = FAULTS.get_float("log_exit_lag", region=self.agent.region)
+        hold = int(FAULTS.get_float("log_flush_tail_lines", 3, self.agent.region)) if lag > 0 or exit_lag > 0 else 0
         while True:
-            delay = FAULTS.get_float("log_ingest_delay")
+            delay = FAULTS.get_float("log_ingest_delay", region=self.agent.region)
             finished = self.reader_done.is_set()
             stopped = self.agent.stopped_event.is_set()
             now = time.monotonic()
@@ -292,6 +311,8 @@ class ContainerRun:
         self.writer_done.set()
 
     def _put(self, events: list[tuple[int, str]]) -> None:
+        if self.forgotten:
+            return
         backend = logs_backends[self.agent.account_id][self.agent.region]
         with _LOCK:
             if self.log_group not in backend.groups:
@@ -316,6 +337,7 @@ class TaskAgent:
         self.region = task.region_name
         self.definition = definition
         self.stop_requested = threading.Event()
+        self.forgotten = False  # the region was reset: write nothing more
         self.stopped_event = threading.Event()
         self.stopped_monotonic = 0.0
         # the task's shared network namespace: its containers' "localhost"
@@ -351,7 +373,7 @@ class TaskAgent:
 
     def _sleep(self, key: str) -> bool:
         """Sleep for a lifecycle delay; True if a stop was requested meanwhile."""
-        return self.stop_requested.wait(FAULTS.get_float(key))
+        return self.stop_requested.wait(FAULTS.get_float(key, region=self.region))
 
     def _run(self) -> None:
         if self._sleep("provisioning_delay"):
@@ -445,7 +467,7 @@ class TaskAgent:
             state = self._dependency(c)
             # ECS gives up on a dependency only after the container's startTimeout; without one
             # the container (and the task) stays PENDING, as on ECS
-            timeout = float(c.definition.get("startTimeout") or FAULTS.get_float("start_timeout") or 0)
+            timeout = float(c.definition.get("startTimeout") or FAULTS.get_float("start_timeout", region=self.region) or 0)
             if state is False and (timeout <= 0 or time.monotonic() - since < timeout):
                 continue
             if state is not True:
@@ -497,7 +519,7 @@ class TaskAgent:
                         self._mark_stopping("EssentialContainerExited", "Essential container in task exited")
             if all(c.entry.get("lastStatus") == "STOPPED" for c in self.containers):
                 break
-            lost = FAULTS.get("task_lost")
+            lost = FAULTS.get("task_lost", region=self.region)
             if lost and running_since is not None and time.monotonic() - running_since >= float(lost.get("after", 0)):
                 return self._lose(lost)
             if self.stop_requested.is_set() or essential_exit is not None:
@@ -552,13 +574,13 @@ class TaskAgent:
                 c._termed = True  # type: ignore[attr-defined]
                 # like `docker stop`: SIGTERM to the container's main process only
                 c.process.send_signal(signal.SIGTERM)
-                timeout = c.definition.get("stopTimeout") or FAULTS.get_float("stop_timeout", 30)
+                timeout = c.definition.get("stopTimeout") or FAULTS.get_float("stop_timeout", 30, self.region)
                 timer = threading.Timer(float(timeout), _signal_group, (c.process, signal.SIGKILL))
                 timer.daemon = True
                 timer.start()
 
     def _finish(self, stop_code: str, reason: str, started: bool) -> None:
-        teardown = FAULTS.get_float("teardown_delay") if started else 0.0
+        teardown = FAULTS.get_float("teardown_delay", region=self.region) if started else 0.0
         with _LOCK:
             if self.task.desired_status != "STOPPED" or self.task.stop_code is None:
                 self.task.stop_code = stop_code
@@ -586,9 +608,8 @@ class TaskAgent:
             self.stopped_event.set()
         shutil.rmtree(self.localhost, ignore_errors=True)
 
-    @staticmethod
-    def _sleep_plain(key: str) -> None:
-        time.sleep(FAULTS.get_float(key))
+    def _sleep_plain(self, key: str) -> None:
+        time.sleep(FAULTS.get_float(key, region=self.region))
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
@@ -642,6 +663,8 @@ def run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> lis
         task.version = 1
         agent = TaskAgent(task, definition)
         task._agent = agent
+        with _LOCK:
+            AGENTS.append(agent)
         threading.Thread(target=agent.run, daemon=True).start()
     return tasks
 

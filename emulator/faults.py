@@ -2,7 +2,10 @@
 
 Every knob has an env var `EMU_<KNOB>` (upper case) read at start-up; `POST /_emulator/faults`
 with a JSON object changes knobs at run time, `DELETE` resets them to the start-up values and
-`GET` shows them. See docs/emulator.md.
+`GET` shows them. With `?region=R` each of these acts on that region's own knobs, which win over
+the global ones for everything that happens in that region (its tasks, its deployments, the
+requests signed for it), so that tests in different regions set faults side by side.
+See docs/emulator.md.
 """
 
 from __future__ import annotations
@@ -58,62 +61,81 @@ class Faults:
             if raw is not None:
                 self._start[key] = json.loads(raw) if not isinstance(default, float) else float(raw)
         self._values = json.loads(json.dumps(self._start))
-        self._throttle_acc: dict[str, float] = {}
+        self._regional: dict[str, dict[str, Any]] = {}
+        self._throttle_acc: dict[tuple[str | None, str], float] = {}
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def _knobs(self, region: str | None) -> dict[str, Any]:
+        """The knobs in force in `region`: its own, over the global ones."""
+        return {**self._values, **self._regional.get(region or "", {})}
+
+    def _holder(self, key: str, region: str | None) -> dict[str, Any]:
+        """The dict a mutable knob lives in for `region` (its own when it set that knob)."""
+        own = self._regional.get(region or "")
+        return own if own is not None and key in own else self._values
+
+    def get(self, key: str, default: Any = None, region: str | None = None) -> Any:
         with self._lock:
-            return self._values.get(key, default)
+            return self._knobs(region).get(key, default)
 
-    def get_float(self, key: str, default: float = 0.0) -> float:
-        value = self.get(key, default)
+    def get_float(self, key: str, default: float = 0.0, region: str | None = None) -> float:
+        value = self.get(key, default, region)
         return float(value if value is not None else default)
 
-    def update(self, changes: dict[str, Any]) -> dict[str, Any]:
+    def update(self, changes: dict[str, Any], region: str | None = None) -> dict[str, Any]:
         unknown = sorted(set(changes) - set(DEFAULTS))
         if unknown:
             raise KeyError(f"unknown fault knob(s): {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
         with self._lock:
-            self._values.update(changes)
-            self._throttle_acc.clear()
-            return dict(self._values)
+            target = self._regional.setdefault(region, {}) if region else self._values
+            target.update(json.loads(json.dumps(changes)))
+            self._throttle_acc = {k: v for k, v in self._throttle_acc.items()
+                                  if region is not None and k[0] != region}
+            return self._knobs(region)
 
-    def reset(self) -> dict[str, Any]:
+    def reset(self, region: str | None = None) -> dict[str, Any]:
+        """Back to the start-up values: one region's own knobs, or every knob."""
         with self._lock:
-            self._values = json.loads(json.dumps(self._start))
-            self._throttle_acc.clear()
-            return dict(self._values)
+            if region:
+                self._regional.pop(region, None)
+                self._throttle_acc = {k: v for k, v in self._throttle_acc.items() if k[0] != region}
+            else:
+                self._values = json.loads(json.dumps(self._start))
+                self._regional.clear()
+                self._throttle_acc.clear()
+            return self._knobs(region)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, region: str | None = None) -> dict[str, Any]:
         with self._lock:
-            return dict(self._values)
+            return json.loads(json.dumps(self._knobs(region)))
 
-    def take(self, key: str) -> int | None:
+    def take(self, key: str, region: str | None = None) -> int | None:
         """For a {"count": N, "status": S} knob: S if N > 0 (and N is decremented), else None."""
         with self._lock:
-            knob = self._values.get(key)
+            knob = self._holder(key, region).get(key)
             if knob and knob.get("count", 0) > 0:
                 knob["count"] -= 1
+                knob["served"] = knob.get("served", 0) + 1
                 return int(knob.get("status", 500))
         return None
 
     def api_fault(self, api: str, region: str | None = None) -> tuple[int, str, str] | None:
         """(status, error code, message) if this call of `api` must fail, else None."""
         with self._lock:
-            burst = (self._values.get("error_burst") or {}).get(api)
+            burst = (self._holder("error_burst", region).get("error_burst") or {}).get(api)
             if burst and burst.get("region") not in (None, region):
                 burst = None
             if burst and burst.get("count", 0) > 0:
-                burst["served"] = burst.get("served", 0) + 1
                 burst["count"] -= 1
+                burst["served"] = burst.get("served", 0) + 1
                 status = int(burst.get("status", 500))
                 return status, "InternalFailure" if status == 500 else "ServiceUnavailable", (
                     "emulated server error burst"
                 )
-            share = float((self._values.get("throttle") or {}).get(api, 0.0))
+            share = float((self._knobs(region).get("throttle") or {}).get(api, 0.0))
             if share > 0:
-                acc = self._throttle_acc.get(api, 0.0) + share
+                acc = self._throttle_acc.get((region, api), 0.0) + share
                 hit = acc >= 1.0 - 1e-9
-                self._throttle_acc[api] = acc - 1.0 if hit else acc
+                self._throttle_acc[(region, api)] = acc - 1.0 if hit else acc
                 if hit:
                     return 400, "ThrottlingException", "Rate exceeded"
         return None
