@@ -565,57 +565,205 @@ mod tests {
         assert_eq!(p.overrides.command, ["bin/rails", "db:migrate:status"]);
     }
 
-    #[test]
-    fn bad_input_is_a_usage_error() {
-        let long = "x".repeat(9000);
-        for args in [
-            vec!["--service", "s"],
-            vec!["--cluster", "c"],
-            vec!["--cluster", "c", "--service", "s", "--task-definition", "t"],
-            vec!["--cluster", "c", "--service", "s", "--image", "Bad Image"],
-            vec![
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--client-token",
-                &"x".repeat(65),
-            ],
-            vec!["--cluster", "c", "--service", "s", "--tag", "novalue"],
-            vec!["--cluster", "c", "--service", "s", "--tag", "aws:x=1"],
-            vec!["--cluster", "c", "--service", "s", "--log-quiet", "40s"],
-            vec!["nope", "--cluster", "c", "--service", "s"],
-            vec!["--cluster", "c", "--service", "s", "--", "sh", "-c", &long],
-        ] {
-            let e = plan(&args).unwrap_err();
-            assert_eq!(e.exit_code(), crate::exit::USAGE, "{args:?}: {e}");
+    /// How a command line is refused: by clap (its parser) or by config, with the message.
+    #[derive(Debug, PartialEq)]
+    enum Refused {
+        Clap(String),
+        Config(String),
+    }
+
+    fn refused(args: &[&str]) -> Refused {
+        let mut argv = vec!["ecs-migrate", "run"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv) {
+            Err(e) => Refused::Clap(e.to_string().lines().next().unwrap_or_default().to_string()),
+            Ok(cli) => match cli.command {
+                Command::Run(a) => {
+                    let e = run_plan(&a).expect_err("refused");
+                    assert_eq!(e.exit_code(), crate::exit::USAGE, "{args:?}: {e}");
+                    Refused::Config(e.message)
+                }
+                _ => unreachable!(),
+            },
         }
     }
 
+    /// Each row: the arguments after `--cluster c --service s` (unless the row names its own
+    /// target), and exactly how it is refused.
     #[test]
-    fn network_ids_and_set_keys_are_checked_before_any_call() {
-        let base = ["--cluster", "c", "--service", "s"];
+    fn each_bad_input_has_its_own_message() {
+        let long = "x".repeat(9000);
         let long_key = format!("{}=v", "k".repeat(129));
-        for extra in [
-            vec!["--subnets", ""],
-            vec!["--subnets", "subnet-0123abcd,,subnet-4567cdef"],
-            vec!["--subnets", "subnet-xyz"],
-            vec!["--subnets", "Subnet-0123ABCD"],
-            vec!["--security-groups", "sg-123"],
-            vec!["--security-groups", "subnet-0123abcd"],
-            vec!["rollback", "--set", "STEP=abc", "--set", "STEP=1"],
-            vec!["--tag", "team=a", "--tag", "team=b"],
-            vec!["--tag", &long_key],
-            vec!["--platform-version", ""],
-            vec!["--platform-version", "1.4"],
-            vec!["--capacity-provider", ""],
-            vec!["--capacity-provider", "FARGATE SPOT"],
-        ] {
+        let token = "x".repeat(65);
+        let config = |m: &str| Refused::Config(m.to_string());
+        let clap = |m: &str| Refused::Clap(m.to_string());
+        let own_target: Vec<(Vec<&str>, Refused)> = vec![
+            (vec!["--service", "s"], config("--cluster is required")),
+            (
+                vec!["--cluster", "c"],
+                config("no target: give --service (or --task-definition / --task-definition-file)"),
+            ),
+            (
+                vec!["--cluster", "c", "--service", "s", "--task-definition", "t"],
+                clap(
+                    "error: the argument '--service <SERVICE>' cannot be used with '--task-definition <TASK_DEFINITION>'",
+                ),
+            ),
+            (
+                vec!["--task-definition-file", "x.json"],
+                config("--cluster is required"),
+            ),
+        ];
+        let rows: Vec<(Vec<&str>, Refused)> = vec![
+            (
+                vec!["--image", "Bad Image"],
+                config("invalid image reference 'Bad Image': empty or contains whitespace"),
+            ),
+            (
+                vec!["--client-token", &token],
+                config("--client-token must be 1-64 printable ASCII characters"),
+            ),
+            (
+                vec!["--tag", "novalue"],
+                config("--tag \"novalue\": expected KEY=VALUE"),
+            ),
+            (
+                vec!["--tag", "aws:x=1"],
+                config("--tag aws:x: the aws: prefix is reserved"),
+            ),
+            (
+                vec!["--tag", "team=a", "--tag", "team=b"],
+                config("--tag team is given more than once"),
+            ),
+            (
+                vec!["--tag", &long_key],
+                config("--tag kkkkkkkkkkkkkkkkkkkk…: keys are at most 128 characters, values 256"),
+            ),
+            (
+                vec!["--log-quiet", "40s"],
+                config("--log-quiet cannot exceed --log-drain-max"),
+            ),
+            (vec!["nope"], config("unknown preset 'nope'")),
+            (
+                vec!["--", "sh", "-c", &long],
+                config("the RunTask overrides are 9070 characters, over the API limit of 8192"),
+            ),
+            (
+                vec!["--subnets", ""],
+                config("--subnets: \"\" is not a subnet ID"),
+            ),
+            (
+                vec!["--subnets", "subnet-0123abcd,,subnet-4567cdef"],
+                config("--subnets: \"\" is not a subnet ID"),
+            ),
+            (
+                vec!["--subnets", "subnet-xyz"],
+                config("--subnets: \"subnet-xyz\" is not a subnet ID"),
+            ),
+            (
+                vec!["--subnets", "Subnet-0123ABCD"],
+                config("--subnets: \"Subnet-0123ABCD\" is not a subnet ID"),
+            ),
+            (
+                vec!["--security-groups", "sg-123"],
+                config("--security-groups: \"sg-123\" is not a sg ID"),
+            ),
+            (
+                vec!["--security-groups", "subnet-0123abcd"],
+                config("--security-groups: \"subnet-0123abcd\" is not a sg ID"),
+            ),
+            (
+                vec!["rollback", "--set", "STEP=abc", "--set", "STEP=1"],
+                config("--set STEP is given more than once"),
+            ),
+            (
+                vec!["--platform-version", ""],
+                config("--platform-version \"\" is not a platform version"),
+            ),
+            (
+                vec!["--platform-version", "1.4"],
+                config("--platform-version \"1.4\" is not a platform version"),
+            ),
+            (
+                vec!["--capacity-provider", ""],
+                config("--capacity-provider \"\" is not a capacity provider name"),
+            ),
+            (
+                vec!["--capacity-provider", "FARGATE SPOT"],
+                config("--capacity-provider \"FARGATE SPOT\" is not a capacity provider name"),
+            ),
+            (
+                vec!["--timeout", "18000000000000000000s"],
+                clap(
+                    "error: invalid value '18000000000000000000s' for '--timeout <TIMEOUT>': 18000000000000000000s is longer than the maximum of 7days",
+                ),
+            ),
+            (
+                vec!["--poll-interval", "18000000000000000000s"],
+                clap(
+                    "error: invalid value '18000000000000000000s' for '--poll-interval <POLL_INTERVAL>': 18000000000000000000s is longer than the maximum of 7days",
+                ),
+            ),
+            (
+                vec!["--timeout", "8d"],
+                clap(
+                    "error: invalid value '8d' for '--timeout <TIMEOUT>': 8d is longer than the maximum of 7days",
+                ),
+            ),
+            (
+                vec!["--timeout", "0s"],
+                config("--timeout must be positive"),
+            ),
+            (
+                vec!["--poll-interval", "0s"],
+                config("--poll-interval must be between 50ms and 5m"),
+            ),
+            (
+                vec!["--poll-max", "1s"],
+                config("--poll-max cannot be below --describe-interval"),
+            ),
+            (
+                vec!["--lost-after", "1s"],
+                config("--lost-after cannot be below --poll-max"),
+            ),
+            (
+                vec!["--describe-interval", "10m"],
+                config("--describe-interval must be between 50ms and 5m"),
+            ),
+            (
+                vec!["--attach", "--allow-concurrent"],
+                clap("error: the argument '--attach' cannot be used with '--allow-concurrent'"),
+            ),
+            (
+                vec!["--on-abort", "rollback"],
+                clap("error: invalid value 'rollback' for '--on-abort <ON_ABORT>'"),
+            ),
+            (
+                vec!["--migration-family", "bad family"],
+                config(
+                    "--migration-family 'bad family' is not a valid family name (letters, digits, - and _; up to 255)",
+                ),
+            ),
+        ];
+        let base = ["--cluster", "c", "--service", "s"];
+        let mut all = own_target;
+        all.extend(rows.into_iter().map(|(extra, want)| {
             let mut args = base.to_vec();
             args.extend(extra);
-            let e = plan(&args).unwrap_err();
-            assert_eq!(e.exit_code(), crate::exit::USAGE, "{args:?}: {e}");
+            (args, want)
+        }));
+        let mut wrong = vec![];
+        for (args, want) in all {
+            let got = refused(&args);
+            if got != want {
+                wrong.push(format!("{args:?}\n  got:  {got:?}\n  want: {want:?}"));
+            }
         }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn good_input_makes_the_plan_it_says() {
         let p = plan(&[
             "--cluster",
             "c",
@@ -627,36 +775,11 @@ mod tests {
             "sg-0123456789abcdef0",
         ])
         .unwrap();
-        assert_eq!(p.network.subnets.len(), 2);
-    }
-
-    #[test]
-    fn durations_are_bounded_and_consistent() {
-        for extra in [
-            ["--timeout", "18000000000000000000s"],
-            ["--poll-interval", "18000000000000000000s"],
-            ["--timeout", "8d"],
-            ["--poll-interval", "0s"],
-            ["--poll-max", "1s"],
-            ["--lost-after", "1s"],
-            ["--describe-interval", "10m"],
-        ] {
-            let mut args = vec!["--cluster", "c", "--service", "s"];
-            args.extend(extra);
-            let e = plan(&args).unwrap_err();
-            assert_eq!(e.exit_code(), crate::exit::USAGE, "{args:?}: {e}");
-        }
-        assert!(
-            plan(&[
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--attach",
-                "--allow-concurrent"
-            ])
-            .is_err()
+        assert_eq!(
+            p.network.subnets,
+            ["subnet-0123abcd", "subnet-0123456789abcdef0"]
         );
+        assert_eq!(p.network.security_groups, ["sg-0123456789abcdef0"]);
         let p = plan(&["--cluster", "c", "--service", "s", "--timeout", "7d"]).unwrap();
         assert_eq!(p.timeout, Some(DURATION_MAX));
     }

@@ -212,6 +212,150 @@ proptest! {
     }
 }
 
+/// A preset of the catalogue with every placeholder it needs filled: (preset, --set pairs).
+fn valid_preset() -> impl Strategy<Value = (String, Vec<(String, String)>)> {
+    prop_oneof![
+        Just(("migrate".to_string(), vec![])),
+        Just(("status".to_string(), vec![])),
+        (1u32..10_000).prop_map(|n| ("rollback".to_string(), vec![("STEP".into(), n.to_string())])),
+        "[0-9]{14}".prop_map(|v| ("down".to_string(), vec![("VERSION".into(), v)])),
+    ]
+}
+
+/// A container definition ECS takes: a name, an image, awslogs with a stream prefix, secrets
+/// from SSM, and `dependsOn` on the containers before it (so the graph has no cycle).
+fn valid_task_definition() -> impl Strategy<Value = (Value, usize)> {
+    (
+        1usize..5,
+        prop::collection::vec(prop::collection::vec(any::<bool>(), 4), 4),
+        prop::collection::vec("[A-Z]{1,6}", 0..3),
+    )
+        .prop_flat_map(|(n, edges, secrets)| {
+            let conditions = ["START", "HEALTHY", "COMPLETE"];
+            let containers: Vec<Value> = (0..n)
+                .map(|i| {
+                    let deps: Vec<Value> = (0..i)
+                        .filter(|j| edges[i][*j])
+                        .map(|j| json!({"containerName": format!("c{j}"), "condition": conditions[(i + j) % 3]}))
+                        .collect();
+                    let mut c = json!({
+                        "name": format!("c{i}"),
+                        "image": format!("repo/c{i}:v1"),
+                        "essential": true,
+                        "logConfiguration": {"logDriver": "awslogs", "options": {
+                            "awslogs-group": "/ecs/app", "awslogs-stream-prefix": "ecs"}},
+                        "mountPoints": [{"sourceVolume": format!("v{i}"), "containerPath": "/v"}],
+                        "secrets": secrets.iter().map(|s| json!({"name": s, "valueFrom": format!("/app/{s}")})).collect::<Vec<_>>(),
+                    });
+                    if !deps.is_empty() {
+                        c["dependsOn"] = Value::Array(deps);
+                    }
+                    c
+                })
+                .collect();
+            let td = json!({
+                "family": "app",
+                "networkMode": "awsvpc",
+                "requiresCompatibilities": ["FARGATE"],
+                "cpu": "256",
+                "memory": "512",
+                "containerDefinitions": containers,
+                "volumes": (0..n).map(|i| json!({"name": format!("v{i}"), "host": {}})).collect::<Vec<_>>(),
+            });
+            (Just(td), 0..n)
+        })
+}
+
+/// The containers `name` depends on, transitively, in `td` (the property's own oracle).
+fn closure(td: &Value, name: &str) -> Vec<String> {
+    let mut found: Vec<String> = vec![];
+    let mut todo = vec![name.to_string()];
+    while let Some(n) = todo.pop() {
+        let c = td["containerDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n.as_str())
+            .unwrap();
+        for d in c["dependsOn"].as_array().cloned().unwrap_or_default() {
+            let d = d["containerName"].as_str().unwrap().to_string();
+            if !found.contains(&d) {
+                found.push(d.clone());
+                todo.push(d);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+proptest! {
+    /// Every valid preset with its placeholders filled resolves, and each --set value lands in
+    /// exactly one argument, whole (never split, never a shell string).
+    #[test]
+    fn valid_presets_resolve_and_each_value_is_one_argument(
+        (preset, sets) in valid_preset(),
+        argv in prop::option::of(prop::collection::vec("[a-z][a-z:=/._-]{0,8}", 1..4)),
+    ) {
+        let all = catalogue(None).unwrap();
+        let o = overrides::resolve(&all, Some(&preset), &sets, argv.clone())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        match argv {
+            Some(argv) => {
+                prop_assert_eq!(&o.command, &argv);
+                prop_assert!(!o.read_only, "a command after -- is never read-only");
+            }
+            None => {
+                prop_assert_eq!(o.command.len(), all[&preset].command.len());
+                for (k, v) in &sets {
+                    let arg = format!("{k}={v}");
+                    prop_assert_eq!(o.command.iter().filter(|a| **a == arg).count(), 1);
+                }
+                prop_assert_eq!(o.read_only, preset == "status");
+            }
+        }
+        prop_assert!(o.check_size("rails").is_ok());
+    }
+
+    /// Every valid task definition derives, for any target: the target first and essential
+    /// with the new image, its dependencies (transitively) kept and non-essential, nothing
+    /// else, and only the volumes they mount; without sidecars the target alone.
+    #[test]
+    fn valid_task_definitions_derive_what_the_target_needs((td, target) in valid_task_definition()) {
+        let described = Described::from_json(td.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let name = format!("c{target}");
+        let image = ImageRef::parse("repo/new:v2").unwrap();
+        let kept = taskdef::derive_migration(&described, &name, Some(&image), "app-migrate", taskdef::Sidecars::Keep)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let desired = &kept.task_definition;
+        let containers = desired["containerDefinitions"].as_array().unwrap();
+        prop_assert_eq!(&containers[0]["name"], &json!(name));
+        prop_assert_eq!(&containers[0]["essential"], &json!(true));
+        prop_assert_eq!(&containers[0]["image"], &json!("repo/new:v2"));
+        prop_assert!(containers[0].get("healthCheck").is_none());
+        let mut sidecars: Vec<String> = containers[1..]
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect();
+        sidecars.sort();
+        prop_assert_eq!(&sidecars, &closure(&td, &name));
+        prop_assert!(containers[1..].iter().all(|c| c["essential"] == json!(false)));
+        prop_assert_eq!(kept.sidecars.len(), sidecars.len());
+        let volumes = desired["volumes"].as_array().unwrap().len();
+        prop_assert_eq!(volumes, containers.len(), "one volume per kept container");
+        prop_assert_eq!(&desired["family"], &json!("app-migrate"));
+        prop_assert!(taskdef::check_fargate(desired, false).is_ok());
+        prop_assert!(taskdef::equivalent(desired, &desired.clone()));
+        let slim = taskdef::derive_migration(&described, &name, Some(&image), "app-migrate", taskdef::Sidecars::Drop)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(slim.task_definition["containerDefinitions"].as_array().unwrap().len(), 1);
+        prop_assert_eq!(slim.dropped.len(), sidecars.len());
+        let secrets = plan_secrets(&containers[0], Some("123456789012"))
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(secrets.ssm.values().map(Vec::len).sum::<usize>(), td["containerDefinitions"][0]["secrets"].as_array().unwrap().len());
+    }
+}
+
 #[test]
 fn the_builtin_catalogue_is_what_the_property_tests_draw_from() {
     let all: BTreeMap<_, _> = catalogue(None).unwrap();

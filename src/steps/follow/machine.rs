@@ -98,6 +98,8 @@ pub enum Step {
 pub struct LogState {
     pub token: Option<String>,
     pub exists: bool,
+    /// When a read first found the stream: a stream that just appeared may still be empty.
+    appeared_at: Option<Instant>,
     pub lines: u64,
     last_new: Option<Instant>,
     last_error: Option<Instant>,
@@ -474,6 +476,9 @@ impl Machine {
                 self.next_logs = now + interval;
             }
             Ok(Some((count, next))) => {
+                if !self.logs.exists {
+                    self.logs.appeared_at = Some(now);
+                }
                 self.logs.exists = true;
                 self.logs.errors = 0;
                 self.logs.lines += count;
@@ -510,12 +515,14 @@ impl Machine {
         }
         // Two windows, both proven by a clean read that found nothing new: `log_quiet` since
         // the exit (the final flush can land seconds after it), and a gap since the last new
-        // line or failed read.
+        // line, failed read, or the stream's first appearance (a stream created late can be
+        // empty for a moment before its lines land).
         let gap = self.s.log_quiet.min(LOG_GAP);
         let ready_at = [
             Some(exited_at + self.s.log_quiet),
             self.logs.last_new.map(|t| t + gap),
             self.logs.last_error.map(|t| t + gap),
+            self.logs.appeared_at.map(|t| t + gap),
         ]
         .into_iter()
         .flatten()

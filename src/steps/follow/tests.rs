@@ -677,3 +677,20 @@ async fn a_container_still_running_at_the_deadline_is_stopped_and_timed_out() {
     assert_eq!(stops[0].1, "ecs-migrate: deadline reached (--timeout 10s)");
     assert_eq!(r.outcome(), Outcome::TimedOut);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_that_appears_empty_after_the_quiet_window_is_not_quiet() {
+    // the container exits at 5; the stream is created at 9, after the quiet window, and is
+    // empty for 0.8 s before its lines land: that first empty read proves nothing
+    let script = Script {
+        stream_at: 9.0,
+        lines: (0..20)
+            .map(|i| (9.8 + i as f64 * 0.01, format!("line-{i}")))
+            .collect(),
+        ..Default::default()
+    };
+    let r = run(script, settings(), None, None).await;
+    r.assert_every_line_once_in_order();
+    assert!(r.followed.logs_complete);
+    assert_eq!(r.exit_code(), 0);
+}

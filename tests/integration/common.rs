@@ -1,11 +1,12 @@
-//! Test harness: one emulator per test binary, one seeded world (an AWS region of the
-//! emulator) per test, and helpers to run the real binary or the SDK clients against it.
+//! Test harness: one emulator for the whole binary; each test gets a world of its own (a region
+//! of the emulator, taken from a pool, reset and seeded for it, given back when the test ends),
+//! and helpers to run the real binary or the SDK clients against it.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -74,16 +75,82 @@ pub fn emulator() -> &'static Emulator {
     })
 }
 
+/// The `aws`-partition regions the emulator's services all know: one world each at a time.
+const REGIONS: [&str; 30] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+];
+
+/// The regions no live world holds.
+fn pool() -> &'static (Mutex<Vec<&'static str>>, Condvar) {
+    static POOL: OnceLock<(Mutex<Vec<&'static str>>, Condvar)> = OnceLock::new();
+    POOL.get_or_init(|| (Mutex::new(REGIONS.to_vec()), Condvar::new()))
+}
+
+fn take_region() -> &'static str {
+    let (free, returned) = pool();
+    let mut free = free.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if let Some(r) = free.pop() {
+            return r;
+        }
+        free = returned.wait(free).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
 /// A seeded world in its own region of the emulator.
 pub struct World {
     pub doc: Value,
     pub region: String,
     pub dir: tempfile::TempDir,
+    held: &'static str,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let (free, returned) = pool();
+        free.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(0, self.held);
+        returned.notify_one();
+    }
 }
 
 impl World {
-    pub fn new(region: &str) -> Self {
+    /// A region of its own, emptied (`POST /_emulator/reset`), then seeded.
+    pub fn new() -> Self {
         let emu = emulator();
+        let held = take_region();
+        let region = held;
+        http("POST", &format!("/_emulator/reset?region={region}"), "");
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(python())
             .arg(repo().join("emulator/seed.py"))
@@ -102,7 +169,26 @@ impl World {
             doc,
             region: region.to_string(),
             dir,
+            held,
         }
+    }
+
+    /// Sets fault knobs for this world's region only (`POST /_emulator/faults?region=R`).
+    pub fn faults(&self, body: &str) {
+        http(
+            "POST",
+            &format!("/_emulator/faults?region={}", self.region),
+            body,
+        );
+    }
+
+    /// This world's region back on the start-up knobs.
+    pub fn reset_faults(&self) {
+        http(
+            "DELETE",
+            &format!("/_emulator/faults?region={}", self.region),
+            "",
+        );
     }
 
     pub fn s(&self, key: &str) -> String {
@@ -190,6 +276,28 @@ impl World {
     }
 }
 
+/// Every message of a log stream of the seeded log group so far (none while it does not exist).
+pub async fn log_messages_if_any(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    stream: &str,
+) -> Vec<String> {
+    match logs
+        .get_log_events()
+        .log_group_name("/ecs/ass-staging")
+        .log_stream_name(stream)
+        .start_from_head(true)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .events()
+            .iter()
+            .map(|e| e.message().unwrap_or_default().to_string())
+            .collect(),
+        Err(_) => vec![],
+    }
+}
+
 /// Every message of a log stream of the seeded log group, from its head.
 pub async fn log_messages(logs: &aws_sdk_cloudwatchlogs::Client, stream: &str) -> Vec<String> {
     let out = logs
@@ -222,15 +330,6 @@ pub fn stderr(o: &Output) -> String {
 
 pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
-}
-
-/// Sets emulator fault knobs (POST /_emulator/faults) with curl-free std networking.
-pub fn faults(body: &str) {
-    http("POST", "/_emulator/faults", body);
-}
-
-pub fn reset_faults() {
-    http("DELETE", "/_emulator/faults", "");
 }
 
 /// What the emulator was asked in `region`: `{"calls": {API: n}, "run_task_tokens": [...]}`.
@@ -589,9 +688,47 @@ pub async fn hook_status(w: &World, deployment: &str, hook: &str) -> String {
         .unwrap_or_default()
 }
 
-/// What the emulator's fault knobs are now (`GET /_emulator/faults`).
-pub fn fault_knobs() -> Value {
-    let resp = http("GET", "/_emulator/faults", "");
+/// What the emulator's fault knobs are now in a region (`GET /_emulator/faults?region=R`).
+pub fn fault_knobs(region: &str) -> Value {
+    let resp = http("GET", &format!("/_emulator/faults?region={region}"), "");
     let body = resp.split("\r\n\r\n").nth(1).unwrap_or("{}");
     serde_json::from_str(body).unwrap()
+}
+
+/// Seconds since the epoch, on the clock the emulator stamps its calls with.
+pub fn now_epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// How many faults of `api` the emulator served in the world's region.
+pub fn faults_served(w: &World, api: &str) -> u64 {
+    stats(&w.region)["faults_served"][api].as_u64().unwrap_or(0)
+}
+
+/// When the emulator served `api`'s faults in the world's region (epoch seconds).
+pub fn fault_times(w: &World, api: &str) -> Vec<f64> {
+    stats(&w.region)["fault_times"][api]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default()
+}
+
+/// Waits (at most 30 s) until the emulator has received a call of `api` in the world's region
+/// after `since` (epoch seconds).
+pub fn wait_for_call(w: &World, api: &str, since: f64) {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let times = stats(&w.region)["call_times"][api].clone();
+        if times
+            .as_array()
+            .is_some_and(|a| a.iter().filter_map(Value::as_f64).any(|t| t > since))
+        {
+            return;
+        }
+        assert!(Instant::now() < until, "no {api} call after {since}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

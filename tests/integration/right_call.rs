@@ -3,12 +3,12 @@
 //! run its migration leaves the hook, an exit just before the deadline keeps its verdict, and
 //! the migration task keeps the sidecars its container needs.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 
 use common::{
-    NATIVE, World, awaiting_hook, code, faults, finished, gate, hook_status, json_of, rest, spawn,
+    NATIVE, World, awaiting_hook, code, finished, gate, hook_status, json_of, rest, spawn,
     start_deployment, stderr, stdout, wait_for,
 };
 use serde_json::{Value, json};
@@ -26,7 +26,7 @@ fn strings(v: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn attach_follows_only_the_same_migration() {
-    let w = World::new("eu-west-3");
+    let w = World::new();
     let image = w.s("image");
     // the first migration, launched by a CodeBuild build
     let mut c = w.cmd();
@@ -102,7 +102,7 @@ async fn attach_follows_only_the_same_migration() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_status_run_neither_waits_for_nor_blocks_a_migration() {
-    let w = World::new("eu-north-1");
+    let w = World::new();
     let (mut migration, rx) = common::spawn_migration(&w, &SLOW);
     wait_for(&rx, "launched arn:");
     // an operator's status while the migration runs: not busy
@@ -134,7 +134,7 @@ async fn a_status_run_neither_waits_for_nor_blocks_a_migration() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gate_continues_while_an_operators_read_only_run_holds_the_family() {
-    let w = World::new("sa-east-1");
+    let w = World::new();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("slow-status.json"),
@@ -165,7 +165,7 @@ async fn a_gate_continues_while_an_operators_read_only_run_holds_the_family() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_gates_on_one_deployment_run_one_migration_and_continue_it() {
-    let w = World::new("ap-northeast-2");
+    let w = World::new();
     start_deployment(&w, "image").await;
     let args = [
         "--service",
@@ -219,17 +219,17 @@ async fn two_gates_on_one_deployment_run_one_migration_and_continue_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_5xx_burst_before_launch_leaves_the_hook_and_a_rerun_continues() {
-    let w = World::new("ca-central-1");
+    let w = World::new();
     start_deployment(&w, "image").await;
     let (deployment, hook) = awaiting_hook(&w).await;
     // more 503s than the SDK retries (6 attempts)
-    faults(&format!(
+    w.faults(&format!(
         r#"{{"error_burst": {{"GetParameters": {{"count": 6, "status": 503, "region": "{}"}}}}}}"#,
         w.region
     ));
     let o = gate(&w, &["--hook-wait", "30s"]);
     assert_eq!(code(&o), 125, "{}", stderr(&o));
-    let served = &common::fault_knobs()["error_burst"]["GetParameters"]["served"];
+    let served = &common::fault_knobs(&w.region)["error_burst"]["GetParameters"]["served"];
     assert_eq!(served, 6, "the burst fired: {served}");
     let r = json_of(&o);
     assert_eq!(r["outcome"], "launch_failed");
@@ -258,25 +258,26 @@ async fn a_5xx_burst_before_launch_leaves_the_hook_and_a_rerun_continues() {
 
 #[test]
 fn an_exit_in_the_last_describe_interval_before_the_timeout_succeeds() {
-    let w = World::new("us-west-1");
-    // describes every 8 s: at launch, at ~8.2 s, then only at 16 s; the container exits at
-    // ~9 s, before the 10 s deadline: seen by the describe just before it, or the last look
+    let w = World::new();
+    // describes every 60 s: at launch, then only after the 12 s deadline; the container exits
+    // ~6.5 s after launch, before the deadline: seen by the describe one second before it (or
+    // by the last look at it), never by the regular cadence
     let o = w.run_on(
         "ass-staging",
         "image",
         &[
             "--describe-interval",
-            "8s",
+            "60s",
             "--poll-max",
-            "10s",
+            "60s",
             "--timeout",
-            "10s",
+            "12s",
             "--output",
             "json",
             "--",
             "sh",
             "-c",
-            "sleep 8.4; echo done",
+            "sleep 6; echo done",
         ],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -288,28 +289,28 @@ fn an_exit_in_the_last_describe_interval_before_the_timeout_succeeds() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_exit_just_before_the_hooks_expiry_is_continued_in_time() {
-    let w = World::new("eu-west-2");
-    faults(&format!(
-        r#"{{"hook_timeout_seconds": {{"{}": 12}}}}"#,
+    let w = World::new();
+    w.faults(&format!(
+        r#"{{"hook_timeout_seconds": {{"{}": 20}}}}"#,
         w.region
     ));
     start_deployment(&w, "image").await;
     let (deployment, _) = awaiting_hook(&w).await;
-    // the deadline is the expiry less ~1.2 s; describes every 8 s would see the exit (~9.7 s
-    // after the hook) only after it
+    // the deadline is the expiry less 2 s (~18 s after the hook); describes every 60 s would
+    // see the exit (~11 s after the hook) only long after it
     let o = gate(
         &w,
         &[
             "--hook-wait",
             "30s",
             "--describe-interval",
-            "8s",
+            "60s",
             "--poll-max",
-            "10s",
+            "60s",
             "--",
             "sh",
             "-c",
-            "sleep 8.7; echo done",
+            "sleep 10; echo done",
         ],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -363,7 +364,7 @@ fn with_pgbouncer(w: &World, extra: Value) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_migration_task_keeps_the_proxy_its_container_needs() {
-    let w = World::new("ap-south-1");
+    let w = World::new();
     let td = with_pgbouncer(&w, json!({}));
     let (subnet, image) = (w.subnet("private-a"), w.s("image"));
     let base = [
@@ -418,7 +419,7 @@ async fn the_migration_task_keeps_the_proxy_its_container_needs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_private_images_registry_credentials_are_checked_before_launch() {
-    let w = World::new("ap-southeast-2");
+    let w = World::new();
     let missing = format!(
         "arn:aws:secretsmanager:{}:{}:secret:registry-creds-AbCdEf",
         w.region,
@@ -453,7 +454,7 @@ async fn a_private_images_registry_credentials_are_checked_before_launch() {
 
 #[test]
 fn each_command_offers_only_its_own_flags() {
-    let w = World::new("us-east-1");
+    let w = World::new();
     let help = |sub: &str| stdout(&w.cmd().args([sub, "--help"]).output().unwrap());
     let gate_help = help("gate");
     for absent in [
@@ -482,7 +483,7 @@ fn each_command_offers_only_its_own_flags() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_json_result_says_what_is_known_on_every_path() {
-    let w = World::new("eu-south-1");
+    let w = World::new();
     // gate, nothing to gate: 125 with the gate, the image, the service and the region
     let image = w.s("image");
     let o = gate(&w, &["--hook-wait", "1s", "--image", &image]);
@@ -532,7 +533,7 @@ async fn the_json_result_says_what_is_known_on_every_path() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_continue_names_what_was_attempted() {
-    let w = World::new("eu-central-2");
+    let w = World::new();
     start_deployment(&w, "image").await;
     let (child, rx) = spawn(
         &w,

@@ -1,7 +1,7 @@
 //! The secrets preflight against the emulator: SSM parameters and Secrets Manager secrets are
 //! checked without reading a value, and a missing one launches nothing.
 
-mod common;
+use crate::common;
 
 use common::{World, code, json_of, stderr, stdout};
 use serde_json::Value;
@@ -43,7 +43,7 @@ fn one_error_line(err: &str) -> &str {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_secrets_manager_secret_read_by_key_is_checked_and_reaches_the_task() {
-    let w = World::new("af-south-1");
+    let w = World::new();
     let o = w.run_on("ass-staging", "image", &["--output", "json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let r = json_of(&o);
@@ -71,7 +71,7 @@ async fn a_secrets_manager_secret_read_by_key_is_checked_and_reaches_the_task() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_secrets_manager_secret_launches_nothing() {
-    let w = World::new("ap-south-2");
+    let w = World::new();
     let sm = aws_sdk_secretsmanager::Client::new(&w.sdk().await);
     sm.delete_secret()
         .secret_id(w.s("rds_secret_arn"))
@@ -97,7 +97,7 @@ async fn a_missing_secrets_manager_secret_launches_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_version_stage_the_secret_lacks_launches_nothing() {
-    let w = World::new("ap-southeast-3");
+    let w = World::new();
     let td = register_with_secret(
         &w,
         &format!("{}:password:AWSPREVIOUS:", w.s("rds_secret_arn")),
@@ -120,7 +120,7 @@ async fn a_version_stage_the_secret_lacks_launches_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_whole_secret_without_a_key_exists_plainly() {
-    let w = World::new("ap-southeast-4");
+    let w = World::new();
     let td = register_with_secret(&w, &w.s("rds_secret_arn"));
     let o = run_revision(&w, &td);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -132,7 +132,7 @@ async fn a_whole_secret_without_a_key_exists_plainly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_ssm_parameter_of_another_account_is_refused_before_anything() {
-    let w = World::new("ca-west-1");
+    let w = World::new();
     let td = register_with_secret(
         &w,
         "arn:aws:ssm:ca-west-1:999999999999:parameter/ass-staging/db/password",

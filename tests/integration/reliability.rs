@@ -3,16 +3,12 @@
 //! and in order where there are lines, and that no task is left running unless detached.
 //! The knobs are global to the emulator, so these tests run one at a time.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use common::{
-    World, code, faults, json_of, reset_faults, rest, spawn_migration, stats, stderr, stdout,
-    tasks, wait_for,
-};
-use tokio::sync::Mutex;
+use common::{World, code, json_of, rest, spawn_migration, stats, stderr, stdout, tasks, wait_for};
 
 /// (row, what was done, exit code, what the user gets). docs/reliability.md holds the same
 /// rows; `the_docs_show_this_matrix` keeps the two equal, and each test below asserts its
@@ -96,14 +92,6 @@ fn row(id: &str) -> i32 {
     MATRIX.iter().find(|r| r.0 == id).expect("a matrix row").2
 }
 
-static SERIAL: Mutex<()> = Mutex::const_new(());
-
-async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
-    let g = SERIAL.lock().await;
-    reset_faults();
-    g
-}
-
 /// No task is left running: each one's desired status is STOPPED.
 async fn assert_nothing_left_running(w: &World) {
     for t in tasks(w).await {
@@ -120,9 +108,9 @@ fn lines(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("line-{i}")).collect()
 }
 
-fn assert_lines_once_in_order(out: &str, want: &[String]) {
+fn assert_lines_once_in_order(out: &str, want: &[String], context: &str) {
     let got: Vec<&str> = out.lines().filter(|l| l.starts_with("line-")).collect();
-    assert_eq!(got.len(), want.len(), "line count");
+    assert_eq!(got.len(), want.len(), "line count; {context}");
     assert!(got.iter().zip(want).all(|(a, b)| a == b), "order");
 }
 
@@ -142,10 +130,9 @@ fn the_docs_show_this_matrix() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_runs_launch_one_migration() {
-    let _g = serial().await;
-    let w = World::new("ap-south-1");
+    let w = World::new();
     // Fargate provisions for tens of seconds; 2 s is plenty for the claim check to run
-    faults(r#"{"provisioning_delay": 2.0}"#);
+    w.faults(r#"{"provisioning_delay": 2.0}"#);
     let image = w.s("image");
     for round in 0..10 {
         let script = format!("echo ran-{round}; sleep 0.5");
@@ -187,7 +174,6 @@ async fn concurrent_runs_launch_one_migration() {
             );
         }
     }
-    reset_faults();
     let ran = tasks(&w)
         .await
         .iter()
@@ -199,16 +185,19 @@ async fn concurrent_runs_launch_one_migration() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_runtask_that_created_the_task_then_failed_is_not_launched_twice() {
-    let _g = serial().await;
-    let w = World::new("ap-southeast-1");
-    faults(r#"{"run_task_created_then_fail": {"count": 2, "status": 503}}"#);
+    let w = World::new();
+    w.faults(r#"{"run_task_created_then_fail": {"count": 2, "status": 503}}"#);
     let o = w.run_on(
         "ass-staging",
         "image",
         &["--output", "json", "--", "echo", "once"],
     );
-    reset_faults();
     assert_eq!(code(&o), row("runtask-5xx"), "{}", stderr(&o));
+    assert_eq!(
+        common::faults_served(&w, "RunTask"),
+        2,
+        "both 503s were served"
+    );
     assert_eq!(tasks(&w).await.len(), 1, "exactly one task");
     let s = stats(&w.region);
     let tokens = s["run_task_tokens"].as_array().unwrap();
@@ -219,8 +208,7 @@ async fn a_runtask_that_created_the_task_then_failed_is_not_launched_twice() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_given_client_token_with_other_parameters_is_a_conflict() {
-    let _g = serial().await;
-    let w = World::new("ap-southeast-2");
+    let w = World::new();
     let first = w.run_on(
         "ass-staging",
         "image",
@@ -243,29 +231,40 @@ async fn a_given_client_token_with_other_parameters_is_a_conflict() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failing_log_reads_around_the_stop_lose_no_line() {
-    let _g = serial().await;
-    let w = World::new("eu-central-1");
+    let w = World::new();
     let script = format!("{PRINT_2000}; sleep 0.5");
     let (child, rx) = spawn_migration(&w, &["--output", "json", "--", "sh", "-c", &script]);
     wait_for(&rx, "task RUNNING");
-    faults(r#"{"error_burst": {"GetLogEvents": {"count": 12, "status": 503}}}"#);
+    w.faults(r#"{"error_burst": {"GetLogEvents": {"count": 12, "status": 503}}}"#);
     let o = child.wait_with_output().unwrap();
-    reset_faults();
     let err = String::from_utf8_lossy(&o.stderr).to_string() + &rest(&rx);
     assert_eq!(code(&o), row("logs-5xx-at-stop"), "{err}");
-    assert!(stats(&w.region)["calls"]["GetLogEvents"].as_u64().unwrap() > 12);
+    assert_eq!(
+        common::faults_served(&w, "GetLogEvents"),
+        12,
+        "every 503 was served"
+    );
+    // the failures straddle the container's exit (ECS's executionStoppedAt)
+    let exit = tasks(&w).await[0]
+        .execution_stopped_at()
+        .map(|t| t.as_secs_f64())
+        .expect("executionStoppedAt");
+    let failed = common::fault_times(&w, "GetLogEvents");
+    assert!(
+        failed.first().is_some_and(|t| *t < exit) && failed.last().is_some_and(|t| *t > exit),
+        "the 503s ({failed:?}) do not span the exit at {exit}"
+    );
     let r = json_of(&o);
     assert_eq!(r["log_lines"], 2000);
     assert_eq!(r["logs_complete"], true);
     // with --output json the container's lines go to stderr
-    assert_lines_once_in_order(&err, &lines(2000));
+    assert_lines_once_in_order(&err, &lines(2000), "");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_late_log_stream_is_read_whole_with_the_default_drain() {
-    let _g = serial().await;
-    let w = World::new("eu-north-1");
-    faults(r#"{"log_stream_delay": 8.0}"#);
+    let w = World::new();
+    w.faults(r#"{"log_stream_delay": 8.0}"#);
     let defaults = [
         "--log-quiet",
         "2s",
@@ -281,30 +280,41 @@ async fn a_late_log_stream_is_read_whole_with_the_default_drain() {
     let mut args = defaults.to_vec();
     args.extend(["--", "sh", "-c", PRINT_2000]);
     let o = w.run_on("ass-staging", "image", &args);
-    reset_faults();
     assert_eq!(code(&o), row("late-stream"), "{}", stderr(&o));
-    assert_lines_once_in_order(&stdout(&o), &lines(2000));
+    assert_lines_once_in_order(&stdout(&o), &lines(2000), &stderr(&o));
     assert!(!stderr(&o).contains("may be incomplete"), "{}", stderr(&o));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_while_log_reads_hang_and_fail_stops_the_task() {
-    let _g = serial().await;
-    let w = World::new("eu-west-1");
+    let w = World::new();
     let (child, rx) = spawn_migration(&w, &["--", "sh", "-c", "echo started; sleep 60"]);
     wait_for(&rx, "task RUNNING");
-    faults(
+    let set = common::now_epoch();
+    w.faults(
         r#"{"latency": {"GetLogEvents": 5.0}, "error_burst": {"GetLogEvents": {"count": 1000, "status": 503}}}"#,
     );
-    std::thread::sleep(std::time::Duration::from_millis(500)); // a read is in flight
+    // a read is in flight: one arrived after the faults were set (it answers 5 s late)
+    common::wait_for_call(&w, "GetLogEvents", set);
+    let signalled = common::now_epoch();
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     let o = child.wait_with_output().unwrap();
     let err = rest(&rx);
-    reset_faults();
     assert_eq!(code(&o), row("sigint-failing-logs"), "{err}");
+    let stops = stats(&w.region)["stop_task_times"].clone();
+    let first_stop = stops[0].as_f64().expect("a StopTask call");
+    assert!(
+        first_stop - signalled < 1.0,
+        "StopTask {:.2} s after SIGINT",
+        first_stop - signalled
+    );
+    assert!(
+        common::faults_served(&w, "GetLogEvents") >= 1,
+        "the reads failed"
+    );
     let t = &tasks(&w).await[0];
     assert_eq!(t.desired_status(), Some("STOPPED"));
     assert_eq!(
@@ -320,9 +330,8 @@ async fn sigint_while_log_reads_hang_and_fail_stops_the_task() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deadline_that_passes_before_runtask_launches_nothing() {
-    let _g = serial().await;
-    let w = World::new("eu-west-2");
-    faults(
+    let w = World::new();
+    w.faults(
         r#"{"latency": {"RegisterTaskDefinition": 1.0}, "throttle": {"RegisterTaskDefinition": 1.0}}"#,
     );
     let o = w.run_on(
@@ -330,8 +339,12 @@ async fn a_deadline_that_passes_before_runtask_launches_nothing() {
         "image",
         &["--timeout", "2s", "--output", "json"],
     );
-    reset_faults();
     assert_eq!(code(&o), row("deadline-before-launch"), "{}", stderr(&o));
+    // the deadline came while RegisterTaskDefinition was in flight (it arrived, slow)
+    assert!(
+        stats(&w.region)["calls"]["RegisterTaskDefinition"].as_u64() >= Some(1),
+        "RegisterTaskDefinition was called"
+    );
     assert_eq!(json_of(&o)["outcome"], "timed_out");
     assert!(stderr(&o).contains("nothing was started"), "{}", stderr(&o));
     assert!(tasks(&w).await.is_empty(), "no task launched");
@@ -340,8 +353,7 @@ async fn a_deadline_that_passes_before_runtask_launches_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn absurd_durations_are_refused_before_any_call() {
-    let _g = serial().await;
-    let w = World::new("eu-west-3");
+    let w = World::new();
     let seeded = stats(&w.region)["calls"].clone();
     for flag in ["--timeout", "--poll-interval"] {
         let o = w.run_on("ass-staging", "image", &[flag, "18000000000000000000s"]);
@@ -357,24 +369,27 @@ async fn absurd_durations_are_refused_before_any_call() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failing_describes_do_not_hide_the_containers_exit_code() {
-    let _g = serial().await;
-    let w = World::new("sa-east-1");
+    let w = World::new();
     let (child, rx) = spawn_migration(&w, &["--", "sh", "-c", "echo working; sleep 2; exit 7"]);
     wait_for(&rx, "launched");
-    faults(r#"{"error_burst": {"DescribeTasks": {"count": 20, "status": 503}}}"#);
+    w.faults(r#"{"error_burst": {"DescribeTasks": {"count": 20, "status": 503}}}"#);
     let o = child.wait_with_output().unwrap();
     let err = rest(&rx);
-    reset_faults();
     assert_eq!(code(&o), row("describe-5xx"), "{err}");
+    assert_eq!(
+        common::faults_served(&w, "DescribeTasks"),
+        20,
+        "every 503 was served"
+    );
+    w.reset_faults();
     assert_eq!(stdout(&o), "working\n");
     assert_nothing_left_running(&w).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_task_lost_after_it_started_is_not_never_ran() {
-    let _g = serial().await;
-    let w = World::new("us-east-2");
-    faults(r#"{"task_lost": {"after": 1.0, "stop_code": "InfrastructureHealth"}}"#);
+    let w = World::new();
+    w.faults(r#"{"task_lost": {"after": 1.0, "stop_code": "InfrastructureHealth"}}"#);
     let o = w.run_on(
         "ass-staging",
         "image",
@@ -387,7 +402,6 @@ async fn a_task_lost_after_it_started_is_not_never_ran() {
             "echo migrating; sleep 30",
         ],
     );
-    reset_faults();
     assert_eq!(code(&o), row("task-lost"), "{}", stderr(&o));
     let r = json_of(&o);
     assert_eq!(r["outcome"], "no_exit_code");
@@ -398,8 +412,7 @@ async fn a_task_lost_after_it_started_is_not_never_ran() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn describes_failing_past_lost_after_stop_the_task_and_exit_123() {
-    let _g = serial().await;
-    let w = World::new("us-west-1");
+    let w = World::new();
     let (child, rx) = spawn_migration(
         &w,
         &[
@@ -416,11 +429,15 @@ async fn describes_failing_past_lost_after_stop_the_task_and_exit_123() {
         ],
     );
     wait_for(&rx, "task RUNNING");
-    faults(r#"{"error_burst": {"DescribeTasks": {"count": 100000, "status": 503}}}"#);
+    w.faults(r#"{"error_burst": {"DescribeTasks": {"count": 100000, "status": 503}}}"#);
     let o = child.wait_with_output().unwrap();
     let err = rest(&rx);
-    reset_faults();
     assert_eq!(code(&o), row("lost-track"), "{err}");
+    assert!(
+        common::faults_served(&w, "DescribeTasks") >= 2,
+        "DescribeTasks kept failing"
+    );
+    w.reset_faults();
     let r = json_of(&o);
     assert_eq!(r["outcome"], "lost_track");
     let arn = r["task_arn"].as_str().unwrap();
@@ -430,9 +447,8 @@ async fn describes_failing_past_lost_after_stop_the_task_and_exit_123() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_verdict_does_not_wait_for_the_fargate_teardown() {
-    let _g = serial().await;
-    let w = World::new("us-west-2");
-    faults(r#"{"teardown_delay": 10.0}"#);
+    let w = World::new();
+    w.faults(r#"{"teardown_delay": 10.0}"#);
     let o = w.run_on(
         "ass-staging",
         "image",
@@ -447,7 +463,6 @@ async fn the_verdict_does_not_wait_for_the_fargate_teardown() {
     );
     let r = json_of(&o);
     let t = &tasks(&w).await[0];
-    reset_faults();
     assert_eq!(code(&o), row("teardown"), "{}", stderr(&o));
     assert_eq!(r["log_lines"], 2);
     assert_eq!(r["stop_code"], "EssentialContainerExited");
@@ -461,13 +476,12 @@ async fn the_verdict_does_not_wait_for_the_fargate_teardown() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn attach_follows_the_running_migration() {
-    let _g = serial().await;
-    let w = World::new("ca-central-1");
+    let w = World::new();
     let script = [
         "--",
         "sh",
         "-c",
-        "echo from-first; sleep 3; echo bye; exit 5",
+        "echo from-first; sleep 8; echo bye; exit 5",
     ];
     let (first, rx) = spawn_migration(&w, &script);
     let seen = wait_for(&rx, "launched ");

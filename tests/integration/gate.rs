@@ -2,18 +2,18 @@
 //! (ECS controller, BLUE_GREEN, a PAUSE hook at PRE_SCALE_UP): the deployment is started with
 //! UpdateService, the gate migrates at the hook and continues or rolls back the deployment.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{World, code, faults, json_of, rest, spawn, stderr, wait_for};
+use common::{World, code, json_of, rest, spawn, stderr, wait_for};
 use serde_json::Value;
 
 use common::{NATIVE, finished, gate, service_task_definition, start_deployment};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_passing_migration_continues_the_deployment_to_the_new_revision() {
-    let w = World::new("us-east-1");
+    let w = World::new();
     let new_td = start_deployment(&w, "image").await;
     let o = gate(&w, &["--hook-wait", "30s"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -50,7 +50,7 @@ async fn a_passing_migration_continues_the_deployment_to_the_new_revision() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_migration_rolls_the_deployment_back() {
-    let w = World::new("us-east-2");
+    let w = World::new();
     let before = service_task_definition(&w).await;
     start_deployment(&w, "image_broken").await;
     let o = gate(&w, &["--hook-wait", "30s"]);
@@ -83,7 +83,7 @@ async fn a_failing_migration_rolls_the_deployment_back() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_deployment_in_progress_is_a_clear_error_and_launches_nothing() {
-    let w = World::new("us-west-1");
+    let w = World::new();
     let o = gate(&w, &["--hook-wait", "2s"]);
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     let err = stderr(&o);
@@ -116,8 +116,8 @@ async fn no_deployment_in_progress_is_a_clear_error_and_launches_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_hook_expiring_first_stops_the_migration_and_its_timeout_action_applies() {
-    let w = World::new("us-west-2");
-    faults(&format!(
+    let w = World::new();
+    w.faults(&format!(
         r#"{{"hook_timeout_seconds": {{"{}": 8}}}}"#,
         w.region
     ));
@@ -156,8 +156,8 @@ async fn the_hook_expiring_first_stops_the_migration_and_its_timeout_action_appl
     );
 }
 
-/// A gate whose migration runs long, sent SIGTERM two seconds after its launch: the task ARN,
-/// the process output and its stderr.
+/// A gate whose migration runs long, sent SIGTERM once its task runs: the task ARN, the
+/// process output and its stderr.
 fn gate_then_sigterm(w: &World, extra: &[&str]) -> (String, std::process::Output, String) {
     let mut args = vec!["--service", NATIVE, "--hook-wait", "30s"];
     args.extend_from_slice(extra);
@@ -169,7 +169,7 @@ fn gate_then_sigterm(w: &World, extra: &[&str]) -> (String, std::process::Output
         .find_map(|l| l.split("launched ").nth(1))
         .unwrap()
         .to_string();
-    std::thread::sleep(Duration::from_secs(2));
+    wait_for(&rx, "task RUNNING");
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -181,7 +181,7 @@ fn gate_then_sigterm(w: &World, extra: &[&str]) -> (String, std::process::Output
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_mid_migration_stops_the_task_and_leaves_the_hook() {
-    let w = World::new("eu-west-1");
+    let w = World::new();
     start_deployment(&w, "image").await;
     let (task_arn, out, err) = gate_then_sigterm(&w, &[]);
     assert_eq!(out.status.code(), Some(130), "{err}");
@@ -218,9 +218,9 @@ async fn sigterm_mid_migration_stops_the_task_and_leaves_the_hook() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn run_refuses_while_a_deployment_is_in_progress() {
-    let w = World::new("eu-west-2");
+    let w = World::new();
     start_deployment(&w, "image").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    common::awaiting_hook(&w).await;
     let o = w.run(&["--service", NATIVE, "--image", &w.s("image")]);
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     assert!(
@@ -262,7 +262,7 @@ async fn run_refuses_while_a_deployment_is_in_progress() {
 
 #[test]
 fn bad_gate_input_is_refused_before_any_call() {
-    let w = World::new("ca-central-1");
+    let w = World::new();
     let cluster = w.s("cluster");
     for (args, says) in [
         (
@@ -311,7 +311,7 @@ fn bad_gate_input_is_refused_before_any_call() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hook_answered_by_someone_else_meanwhile_is_hook_failed() {
-    let w = World::new("eu-central-1");
+    let w = World::new();
     start_deployment(&w, "image").await;
     let (child, rx) = spawn(
         &w,

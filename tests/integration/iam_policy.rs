@@ -2,7 +2,7 @@
 //! IAM action of every call ecs-migrate makes (its User-Agent says `app/ecs-migrate`), and each
 //! test drives one command down all of its paths, then compares that record with the policy.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 
@@ -57,7 +57,7 @@ fn assert_policy_is_the_calls(w: &World, command: &str, implied: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn run_is_granted_exactly_what_it_calls() {
-    let w = World::new("ap-east-1");
+    let w = World::new();
     // a migration, a read of a native service's current revision, and an abort (StopTask)
     let o = w.run_on("ass-staging", "image", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -74,7 +74,7 @@ async fn run_is_granted_exactly_what_it_calls() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn render_is_granted_exactly_what_it_calls() {
-    let w = World::new("me-central-1");
+    let w = World::new();
     let out = tempfile::tempdir().unwrap();
     let cluster = w.s("cluster");
     let o = w
@@ -119,7 +119,7 @@ async fn render_is_granted_exactly_what_it_calls() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gate_is_granted_exactly_what_it_calls() {
-    let w = World::new("il-central-1");
+    let w = World::new();
     common::start_deployment(&w, "image").await;
     let o = common::gate(&w, &["--hook-wait", "30s"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -144,7 +144,7 @@ async fn gate_is_granted_exactly_what_it_calls() {
 
 #[test]
 fn the_docs_policy_is_the_commands_policy() {
-    let w = World::new("us-east-1");
+    let w = World::new();
     let o = w
         .cmd()
         .args([

@@ -1,6 +1,6 @@
 //! `ecs-migrate render` against the emulator's CODE_DEPLOY service, and offline.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
@@ -32,7 +32,7 @@ fn render_with(
 
 #[test]
 fn renders_from_the_code_deploy_services_primary_task_set() {
-    let w = World::new("us-east-1");
+    let w = World::new();
     let out = tempfile::tempdir().unwrap();
     let o = render_service(&w, "ass-staging-bg", out.path());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -86,7 +86,7 @@ fn renders_from_the_code_deploy_services_primary_task_set() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pin_images_resolves_the_sidecars_tag_to_its_digest() {
-    let w = World::new("us-east-2");
+    let w = World::new();
     let out = tempfile::tempdir().unwrap();
     let o = render_with(&w, "ass-staging-bg", &["--pin-images"], out.path());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -191,7 +191,7 @@ fn image_definitions_doc(out: &std::path::Path) -> Value {
 
 #[test]
 fn imagedefinitions_for_the_ecs_deploy_action() {
-    let w = World::new("eu-west-3");
+    let w = World::new();
     let out = tempfile::tempdir().unwrap();
     let image = w.s("image");
     let o = image_definitions(&w, out.path(), &["--image", &image]);
@@ -285,7 +285,7 @@ async fn create_service(w: &World, name: &str, controller: &str, lbs: &[(&str, i
 
 #[tokio::test(flavor = "multi_thread")]
 async fn render_says_what_it_took_and_refuses_what_is_not_settled() {
-    let w = World::new("ap-northeast-3");
+    let w = World::new();
     let out = tempfile::tempdir().unwrap();
     // several load balancers: the first is taken, and the warning names it and the others
     create_service(&w, "two-lbs", "ECS", &[("nginx", 80), ("rails", 3000)]).await;
@@ -360,7 +360,7 @@ async fn render_says_what_it_took_and_refuses_what_is_not_settled() {
 
 #[test]
 fn a_file_that_cannot_be_written_replaces_nothing() {
-    let w = World::new("eu-west-1");
+    let w = World::new();
     let out = tempfile::tempdir().unwrap();
     std::fs::write(out.path().join("taskdef.json"), "the old one").unwrap();
     std::fs::create_dir(out.path().join("appspec.yaml")).unwrap();

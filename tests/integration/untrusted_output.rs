@@ -1,7 +1,7 @@
 //! Container output is untrusted: it cannot drive the terminal or the CI runner, and debug
 //! tracing does not print secrets' sources or environment values.
 
-mod common;
+use crate::common;
 
 use common::{World, code, stderr, stdout};
 
@@ -9,7 +9,7 @@ const HOSTILE: &str = r"printf 'before\n\033[1A\033[2Kresult: succeeded (fake)\n
 
 #[tokio::test(flavor = "multi_thread")]
 async fn escape_sequences_print_as_visible_text() {
-    let w = World::new("ap-northeast-2");
+    let w = World::new();
     let o = w.run_on("ass-staging", "image", &["--", "sh", "-c", HOSTILE]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
@@ -34,7 +34,7 @@ async fn escape_sequences_print_as_visible_text() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn under_github_actions_container_output_cannot_issue_workflow_commands() {
-    let w = World::new("ap-northeast-3");
+    let w = World::new();
     let gha = [("GITHUB_ACTIONS", "true")];
     let o = w.run_with_env(&gha, &["--", "sh", "-c", HOSTILE]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -54,7 +54,7 @@ async fn under_github_actions_container_output_cannot_issue_workflow_commands() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn debug_tracing_hides_environment_values_and_secret_sources() {
-    let w = World::new("me-south-1");
+    let w = World::new();
     let o = w.run_with_env(
         &[("ECS_MIGRATE_LOG", "ecs_migrate=debug")],
         &["--", "echo", "x"],
