@@ -589,9 +589,9 @@ class TaskAgent:
             if getattr(self.task, "stopping_at", None) is None:
                 self.task.stopping_at = _now()
             for c in self.containers:
+                # one that ran and exited keeps its exitCode (a SUCCESS dependency's, which the
+                # stoppedReason cites); the ones that never ran or were killed here have none
                 c.entry["lastStatus"] = "STOPPED"
-                if not started:
-                    c.entry.pop("exitCode", None)
         if teardown > 0:
             for status in ("DEACTIVATING", "STOPPING", "DEPROVISIONING"):
                 self.set_status(status)
