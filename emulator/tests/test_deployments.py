@@ -5,11 +5,9 @@ every enum value one the model lists, timestamps as numbers."""
 import json
 import time
 
-import boto3
 import botocore.session
 
 from revision import deploy
-from test_buildspec import endpoint, seed  # noqa: F401 (endpoint: a fixture)
 
 MODEL = botocore.session.get_session().get_service_model("ecs")
 
@@ -41,10 +39,8 @@ def conforms(value, shape, path="$"):
         assert isinstance(value, bool), path
 
 
-def test_deployment_answers_match_botocores_model(endpoint, tmp_path):  # noqa: F811
-    world = seed(endpoint, "ap-southeast-1", tmp_path)
-    ecs = boto3.client("ecs", endpoint_url=endpoint, region_name=world["region"],
-                       aws_access_key_id="test", aws_secret_access_key="test")
+def test_deployment_answers_match_botocores_model(world):
+    ecs = world.client("ecs")
     raw = {}
 
     def capture(http_response, model, **_):
