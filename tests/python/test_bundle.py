@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ROOT / "tests" / "emulator" / "images"
+IMAGES = ROOT / "emulator" / "images"
 
 
 def bundle(tmp_path: Path, *args: str, image: str = "rails") -> subprocess.CompletedProcess:
