@@ -163,6 +163,7 @@ async fn steps(
 
     // 5. Launch (not raced: its answer is the ARN an abort needs; bounded by SDK timeouts)
     let task = launch::run(&clients.ecs, &request, &cluster, &derived.started_by).await?;
+    let launched_at = tokio::time::Instant::now();
     let task_arn = task.task_arn().unwrap_or_default().to_string();
     let console_url = report::task_console_url(clients.region(), &cluster, &task_arn);
     out.progress(format!("launched {task_arn}"));
@@ -176,7 +177,16 @@ async fn steps(
     );
 
     // 6. Follow: claim, logs, abort, verdict
-    let (followed, logs) = follow_task(plan, clients, derived, &task_arn, true, aborts, out).await;
+    let (followed, logs) = follow_task(
+        plan,
+        clients,
+        derived,
+        &task_arn,
+        Some(launched_at),
+        aborts,
+        out,
+    )
+    .await;
     guard::clear();
     record.logs = logs;
     if let Some(winner) = followed.winner.clone()
@@ -330,7 +340,7 @@ async fn attach(
     record: &mut Record,
 ) -> Result<()> {
     let (followed, logs) =
-        follow_task(plan, clients, derived, &running.arn, false, aborts, out).await;
+        follow_task(plan, clients, derived, &running.arn, None, aborts, out).await;
     record.attached = true;
     record.running = Some(running);
     record.logs = logs;
@@ -350,16 +360,18 @@ fn seam_for<'a>(clients: &'a Clients, cluster: &'a str, container: &'a str) -> S
     }
 }
 
-/// Step 6: the engine over the SDK seam, with the run's settings. `owned`: we launched it.
+/// Step 6: the engine over the SDK seam, with the run's settings. `launched_at`: when RunTask
+/// answered, if we launched it (else we attached to another run's).
 async fn follow_task(
     plan: &RunPlan,
     clients: &Clients,
     derived: &Derived,
     task_arn: &str,
-    owned: bool,
+    launched_at: Option<tokio::time::Instant>,
     aborts: &mut Aborts,
     out: &Output,
 ) -> (Followed, LogFacts) {
+    let owned = launched_at.is_some();
     let cluster = plan.target.cluster.as_deref().unwrap_or_default();
     let mut api = seam_for(clients, cluster, &derived.container);
     let mut logs = LogFacts::default();
@@ -394,6 +406,7 @@ async fn follow_task(
         claim: owned && derived.claims,
         deadline: aborts.deadline(),
         deadline_label: aborts.label().to_string(),
+        launched_at,
     };
     let (mut migrated, mut reverted) = (vec![], vec![]);
     let mut sink = |line: &str| {

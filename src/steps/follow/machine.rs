@@ -62,6 +62,10 @@ pub struct Settings {
     pub deadline: Option<Instant>,
     /// Where the deadline comes from, for messages (`--timeout 45m`, the hook's expiry).
     pub deadline_label: String,
+    /// When RunTask answered, on the local clock. With the task's `createdAt` it places ECS's
+    /// `executionStoppedAt` on the local clock, so the drain's quiet window starts at the exit
+    /// itself, not when a describe happened to notice it (up to a describe interval later).
+    pub launched_at: Option<Instant>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -74,8 +78,15 @@ pub enum Note {
 pub enum Phase {
     Starting,
     Running,
-    Stopping { since: Instant },
-    Draining { exited_at: Instant },
+    Stopping {
+        since: Instant,
+    },
+    /// `exited_at`: when we saw the exit (the drain's cap counts from it); `quiet_from`: the
+    /// exit as ECS reports it, on the local clock (the quiet window counts from it).
+    Draining {
+        exited_at: Instant,
+        quiet_from: Instant,
+    },
     Done(Ending),
 }
 
@@ -237,8 +248,11 @@ impl Machine {
                 self.phase = Phase::Done(self.drained_ending());
                 Step::Finish
             }
-            Phase::Draining { exited_at } => {
-                if let Some(complete) = self.drain_verdict(now, exited_at) {
+            Phase::Draining {
+                exited_at,
+                quiet_from,
+            } => {
+                if let Some(complete) = self.drain_verdict(now, exited_at, quiet_from) {
                     let no_stop_code = self.task.as_ref().is_some_and(|t| t.stop_code.is_none());
                     if no_stop_code && !self.final_describe {
                         self.final_describe = true;
@@ -378,7 +392,10 @@ impl Machine {
                     ));
                 }
                 if self.after_stop.is_none() {
-                    self.phase = Phase::Draining { exited_at: now };
+                    self.phase = Phase::Draining {
+                        exited_at: now,
+                        quiet_from: self.exit_on_local_clock(&view, now),
+                    };
                     self.next_logs = now;
                 }
             }
@@ -398,6 +415,24 @@ impl Machine {
             && before < self.next_describe
         {
             self.next_describe = before;
+        }
+    }
+
+    /// When the container exited, on the local clock: ECS's `executionStoppedAt`, measured
+    /// from the task's `createdAt` (both ECS's clock) and placed after our launch (RunTask's
+    /// answer comes after `createdAt`, so the estimate is never early). `now` without them.
+    fn exit_on_local_clock(&self, view: &TaskView, now: Instant) -> Instant {
+        match (
+            self.s.launched_at,
+            view.created_at,
+            view.execution_stopped_at,
+        ) {
+            (Some(launched), Some(created), Some(stopped)) if stopped >= created => {
+                let since_launch =
+                    Duration::try_from_secs_f64(stopped - created).unwrap_or_default();
+                (launched + since_launch).min(now)
+            }
+            _ => now,
         }
     }
 
@@ -505,7 +540,7 @@ impl Machine {
     }
 
     /// The drain's end: Some(true) after a clean quiet window, Some(false) at the cap.
-    fn drain_verdict(&self, now: Instant, exited_at: Instant) -> Option<bool> {
+    fn drain_verdict(&self, now: Instant, exited_at: Instant, quiet_from: Instant) -> Option<bool> {
         if !self.s.follow_logs {
             return Some(true);
         }
@@ -519,7 +554,7 @@ impl Machine {
         // empty for a moment before its lines land).
         let gap = self.s.log_quiet.min(LOG_GAP);
         let ready_at = [
-            Some(exited_at + self.s.log_quiet),
+            Some(quiet_from + self.s.log_quiet),
             self.logs.last_new.map(|t| t + gap),
             self.logs.last_error.map(|t| t + gap),
             self.logs.appeared_at.map(|t| t + gap),
@@ -527,7 +562,7 @@ impl Machine {
         .into_iter()
         .flatten()
         .max()
-        .unwrap_or(exited_at);
+        .unwrap_or(quiet_from);
         let clean = self.logs.exists && self.logs.last_quiet_read.is_some_and(|r| r >= ready_at);
         if clean {
             Some(true)

@@ -151,6 +151,8 @@ impl Fake {
             && t >= at
         {
             v.desired_status = Some(DesiredStatus::Stopped);
+            // ECS's clock: createdAt is 100.0 at the test's start
+            v.execution_stopped_at = Some(100.0 + at);
             // ECS keeps the stop code of whatever ended the container first
             let stopped_first = self.stops.borrow().first().is_some_and(|(s, _)| *s <= at);
             v.stop_code = Some(match (code, stopped_first) {
@@ -241,6 +243,7 @@ fn settings() -> Settings {
         claim: true,
         deadline: None,
         deadline_label: String::new(),
+        launched_at: None,
     }
 }
 
@@ -693,4 +696,55 @@ async fn a_stream_that_appears_empty_after_the_quiet_window_is_not_quiet() {
     r.assert_every_line_once_in_order();
     assert!(r.followed.logs_complete);
     assert_eq!(r.exit_code(), 0);
+}
+
+/// The quiet window counts from the exit as ECS reports it (`executionStoppedAt`, placed on
+/// the local clock through `createdAt` and our launch), not from the describe that noticed
+/// it: with a 3 s describe interval the run returns up to 3 s sooner, every line still read.
+#[tokio::test(start_paused = true)]
+async fn the_quiet_window_starts_at_the_exit_ecs_reports() {
+    for phase in 0..12 {
+        let exit = 5.0 + phase as f64 * 0.25;
+        let script = Script {
+            exit: Some((exit, 0)),
+            teardown: 0.9,
+            ..Default::default()
+        };
+        let noticed = run(script.clone(), settings(), None, None).await;
+        let s = Settings {
+            launched_at: Some(Instant::now()),
+            ..settings()
+        };
+        let r = run(script, s, None, None).await;
+        r.assert_every_line_once_in_order();
+        assert!(r.followed.logs_complete);
+        // one quiet window after the exit itself, plus at most one drain read
+        assert!(
+            r.elapsed <= exit + 3.0 + 0.25 + 0.01,
+            "phase {phase}: {} (noticed-based: {})",
+            r.elapsed,
+            noticed.elapsed
+        );
+        assert!(r.elapsed >= exit + 3.0, "phase {phase}: {}", r.elapsed);
+        assert!(r.elapsed <= noticed.elapsed, "phase {phase}");
+    }
+}
+
+/// A line landing long after the exit still holds the drain open, with the exit placed early.
+#[tokio::test(start_paused = true)]
+async fn an_early_exit_mark_still_waits_for_a_late_last_line() {
+    let mut script = Script {
+        exit: Some((5.0, 0)),
+        teardown: 0.9,
+        ..Default::default()
+    };
+    script.lines.push((5.0 + 2.9, "the-last-line".into()));
+    let s = Settings {
+        launched_at: Some(Instant::now()),
+        ..settings()
+    };
+    let r = run(script, s, None, None).await;
+    r.assert_every_line_once_in_order();
+    assert!(r.followed.logs_complete);
+    assert!(r.elapsed >= 5.0 + 2.9 + 1.5, "{}", r.elapsed);
 }
