@@ -7,16 +7,9 @@ use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::HELP_TABLE;
+use crate::plan::VERSION;
 use crate::plan::duration::duration;
 use crate::plan::stages::HOOK_STAGES;
-
-/// `0.1.0 (commit 0123abcd4567)`: which build runs in a pipeline matters when reading its logs.
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("ECS_MIGRATE_GIT_COMMIT"),
-    ")"
-);
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,8 +34,97 @@ pub enum Command {
     /// revision, then continue the deployment or roll it back.
     #[command(after_help = HELP_TABLE)]
     Gate(Box<GateArgs>),
+    /// The recent migrations of a service, newest first, from their record.
+    History(Box<HistoryArgs>),
+    /// Replay a migration's complete output and its verdict; exit with its exit code.
+    Logs(Box<LogsArgs>),
+    /// Undo exactly the versions a migration applied, newest first, with its image.
+    #[command(after_help = HELP_TABLE)]
+    Revert(Box<RevertArgs>),
     /// Print the least-privilege IAM policy for what a command calls (JSON).
     IamPolicy(Box<IamPolicyArgs>),
+}
+
+/// Whose record to read.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RecordArgs {
+    /// ECS cluster name or ARN.
+    #[arg(long, env = "ECS_MIGRATE_CLUSTER")]
+    pub cluster: Option<String>,
+    /// The service whose migrations to read (its migration family is <family>-migrate).
+    #[arg(long, env = "ECS_MIGRATE_SERVICE")]
+    pub service: Option<String>,
+    /// The migration task definition's family, instead of (or beside) --service.
+    #[arg(long, env = "ECS_MIGRATE_FAMILY")]
+    pub migration_family: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub record: RecordArgs,
+    /// How many migrations to show, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// text: a table on stdout. json: one JSON document on stdout.
+    #[arg(long, env = "ECS_MIGRATE_OUTPUT", default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// `latest`, a task ARN, a task id, or the first characters of one (at least 6).
+    pub task: String,
+    #[command(flatten)]
+    pub record: RecordArgs,
+    /// When the migration is still running, follow it to its verdict (a signal detaches:
+    /// the task is never stopped).
+    #[arg(long)]
+    pub follow: bool,
+    /// --follow: how often the log is read.
+    #[arg(long, env = "ECS_MIGRATE_POLL_INTERVAL", default_value = "2s", value_parser = duration)]
+    pub poll_interval: Duration,
+    /// --follow: how often DescribeTasks runs.
+    #[arg(long, env = "ECS_MIGRATE_DESCRIBE_INTERVAL", default_value = "3s", value_parser = duration)]
+    pub describe_interval: Duration,
+    /// --follow: after the container exited, read the log until it was quiet this long.
+    #[arg(long, env = "ECS_MIGRATE_LOG_QUIET", default_value = "3s", value_parser = duration)]
+    pub log_quiet: Duration,
+    /// --follow: stop following after this long (the task is left running).
+    #[arg(long, env = "ECS_MIGRATE_TIMEOUT", value_parser = duration)]
+    pub timeout: Option<Duration>,
+    /// Print container lines as they are (see `run --help`).
+    #[arg(long, env = "ECS_MIGRATE_RAW_LOGS", value_parser = BoolishValueParser::new())]
+    pub raw_logs: bool,
+    /// text: logs on stdout, summary on stderr. json: the result on stdout, logs on stderr.
+    #[arg(long, env = "ECS_MIGRATE_OUTPUT", default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RevertArgs {
+    /// The migration to undo: `latest`, a task ARN, a task id, or the first characters of one.
+    pub task: String,
+    /// ECS cluster name or ARN.
+    #[arg(long, env = "ECS_MIGRATE_CLUSTER")]
+    pub cluster: Option<String>,
+    /// The service whose migration to undo (its network runs the revert).
+    #[arg(long, env = "ECS_MIGRATE_SERVICE")]
+    pub service: Option<String>,
+    /// The container to run (default: the only container; required when there are several).
+    #[arg(long, env = "ECS_MIGRATE_CONTAINER")]
+    pub container: Option<String>,
+    #[command(flatten)]
+    pub migration: MigrationArgs,
+    /// What a deadline, SIGINT or SIGTERM does to the running task.
+    #[arg(long, env = "ECS_MIGRATE_ON_ABORT", default_value = "stop")]
+    pub on_abort: RunOnAbort,
+    /// Show what it would run (the versions, the image, the task definition and RunTask
+    /// request); change nothing.
+    #[arg(long, env = "ECS_MIGRATE_DRY_RUN", value_parser = BoolishValueParser::new())]
+    pub dry_run: bool,
 }
 
 /// `iam-policy`: which command, scoped to what (each value left out is `*`).
@@ -84,6 +166,9 @@ pub enum IamCommand {
     Run,
     Render,
     Gate,
+    /// history, logs (with --follow) and revert's reads
+    Read,
+    Revert,
     All,
 }
 
@@ -283,6 +368,11 @@ pub struct MigrationArgs {
     /// Run a container without awslogs (its output cannot be shown).
     #[arg(long, env = "ECS_MIGRATE_NO_LOGS", value_parser = BoolishValueParser::new())]
     pub no_logs: bool,
+    /// Write no record of this migration (by default its launch and verdict go to the stream
+    /// `ecs-migrate/<migration family>` in the container's log group, for history, logs and
+    /// revert).
+    #[arg(long, env = "ECS_MIGRATE_NO_RECORD", value_parser = BoolishValueParser::new())]
+    pub no_record: bool,
 
     /// Deadline for the whole run (e.g. 45m); then the task is stopped and the exit code is 124
     /// (a container that exited before it keeps its own verdict). A deadline reached before

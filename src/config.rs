@@ -2,8 +2,8 @@
 //! before anything is touched.
 
 use crate::cli::{
-    self, GateArgs, GateOnAbort, IamCommand, IamPolicyArgs, MigrationArgs, RenderArgs,
-    RenderFormat, RunArgs, RunOnAbort, TargetArgs,
+    self, GateArgs, GateOnAbort, HistoryArgs, IamCommand, IamPolicyArgs, LogsArgs, MigrationArgs,
+    RecordArgs, RenderArgs, RenderFormat, RevertArgs, RunArgs, RunOnAbort, TargetArgs,
 };
 use crate::error::{Error, Result};
 use crate::plan::connection::Connection;
@@ -11,9 +11,12 @@ use crate::plan::duration::{POLL_CEILING, POLL_MIN, STOP_GRACE};
 use crate::plan::iam;
 use crate::plan::image::{self, ImageRef};
 use crate::plan::job::{Job, Printing, Shape};
-use crate::plan::migration::{GatePlan, OnAbort, OnFailure, RunPlan, Source, Target};
+use crate::plan::migration::{
+    GatePlan, Kind, OnAbort, OnFailure, Recording, RunPlan, Source, Target,
+};
 use crate::plan::network::NetworkFlags;
 use crate::plan::overrides;
+use crate::plan::record::{Following, HistoryPlan, Locator, LogsPlan, RevertPlan};
 use crate::plan::render::{APPSPEC_HOOKS, ArtifactKind, RenderPlan};
 use crate::plan::taskdef::Sidecars;
 
@@ -47,11 +50,142 @@ pub fn job(command: cli::Command) -> (Printing, Result<Job>) {
             printing(args.output, false, Shape::Render),
             render_plan(&args).map(|p| Job::Render(Box::new(p))),
         ),
+        cli::Command::History(args) => (
+            printing(args.output, false, Shape::History),
+            history_plan(&args).map(|p| Job::History(Box::new(p))),
+        ),
+        cli::Command::Logs(args) => (
+            printing(args.output, args.raw_logs, Shape::Migration),
+            logs_plan(&args).map(|p| Job::Logs(Box::new(p))),
+        ),
+        cli::Command::Revert(args) => (
+            printing(
+                args.migration.output,
+                args.migration.raw_logs,
+                Shape::Migration,
+            ),
+            revert_plan(&args).map(|p| Job::Revert(Box::new(p))),
+        ),
         cli::Command::IamPolicy(args) => (
             printing(cli::OutputFormat::Json, false, Shape::Policy),
             iam_plan(&args).map(|(commands, scope)| Job::IamPolicy(commands, Box::new(scope))),
         ),
     }
+}
+
+/// Whose record: `--service` (with `--cluster`) or `--migration-family`.
+fn locator(args: &RecordArgs) -> Result<Locator> {
+    let nonempty_opt =
+        |flag: &str, v: &Option<String>| v.as_deref().map(|v| nonempty(flag, v)).transpose();
+    let at = Locator {
+        cluster: nonempty_opt("--cluster", &args.cluster)?,
+        service: nonempty_opt("--service", &args.service)?,
+        migration_family: args
+            .migration_family
+            .as_deref()
+            .map(family_name)
+            .transpose()?,
+    };
+    if at.service.is_none() && at.migration_family.is_none() {
+        return Err(Error::usage(
+            "whose migrations? give --service (with --cluster) or --migration-family",
+        )
+        .with_hint("or set ECS_MIGRATE_SERVICE and ECS_MIGRATE_CLUSTER"));
+    }
+    if at.service.is_some() && at.cluster.is_none() {
+        return Err(Error::usage("--cluster is required with --service")
+            .with_hint("or set ECS_MIGRATE_CLUSTER"));
+    }
+    Ok(at)
+}
+
+/// `history`.
+pub fn history_plan(args: &HistoryArgs) -> Result<HistoryPlan> {
+    if !(1..=1000).contains(&args.limit) {
+        return Err(Error::usage("--limit must be between 1 and 1000"));
+    }
+    Ok(HistoryPlan {
+        connection: connection(&args.record.aws)?,
+        locator: locator(&args.record)?,
+        limit: args.limit,
+    })
+}
+
+/// `logs`.
+pub fn logs_plan(args: &LogsArgs) -> Result<LogsPlan> {
+    let which = nonempty("TASK", &args.task)?;
+    let follow = if args.follow {
+        for (flag, d) in [
+            ("--poll-interval", args.poll_interval),
+            ("--describe-interval", args.describe_interval),
+        ] {
+            if !(POLL_MIN..=POLL_CEILING).contains(&d) {
+                return Err(Error::usage(format!("{flag} must be between 50ms and 5m")));
+            }
+        }
+        if args.timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::usage("--timeout must be positive"));
+        }
+        Some(Following {
+            poll_interval: args.poll_interval,
+            describe_interval: args.describe_interval,
+            log_quiet: args.log_quiet,
+            timeout: args.timeout,
+        })
+    } else {
+        None
+    };
+    Ok(LogsPlan {
+        connection: connection(&args.record.aws)?,
+        locator: locator(&args.record)?,
+        which,
+        follow,
+    })
+}
+
+/// `revert`: a migration plan for the service; its image and command come from the record.
+pub fn revert_plan(args: &RevertArgs) -> Result<RevertPlan> {
+    let which = nonempty("TASK", &args.task)?;
+    let Some(service) = args.service.clone() else {
+        return Err(
+            Error::usage("revert runs in the service's network: give --service")
+                .with_hint("or set ECS_MIGRATE_SERVICE"),
+        );
+    };
+    let target = target(
+        &TargetArgs {
+            cluster: args.cluster.clone(),
+            service: Some(service),
+            container: args.container.clone(),
+            ..Default::default()
+        },
+        true,
+    )?;
+    let on_abort = match args.on_abort {
+        RunOnAbort::Stop => OnAbort::Stop,
+        RunOnAbort::Detach => OnAbort::Detach,
+    };
+    // the command is the record's; this placeholder only passes the preset checks
+    let placeholder = ["revert".to_string()];
+    let mut run = migration_plan(target, None, &placeholder, &args.migration, on_abort)?;
+    if !args.migration.sets.is_empty() {
+        return Err(Error::usage(
+            "revert takes no --set: its versions come from the record",
+        ));
+    }
+    run.dry_run = args.dry_run;
+    run.record.kind = Kind::Revert;
+    run.overrides.preset = Some("revert".into());
+    let locator = Locator {
+        cluster: run.target.cluster.clone(),
+        service: args.service.clone(),
+        migration_family: run.migration_family.clone(),
+    };
+    Ok(RevertPlan {
+        run,
+        locator,
+        which,
+    })
 }
 
 /// `render`: every flag checked before any call.
@@ -116,6 +250,8 @@ pub fn iam_plan(args: &IamPolicyArgs) -> Result<(Vec<iam::Command>, iam::Scope)>
             IamCommand::Run => vec![iam::Command::Run],
             IamCommand::Render => vec![iam::Command::Render],
             IamCommand::Gate => vec![iam::Command::Gate],
+            IamCommand::Read => vec![iam::Command::Read],
+            IamCommand::Revert => vec![iam::Command::Revert],
             IamCommand::All => iam::Command::ALL.to_vec(),
         })
         .collect();
@@ -257,13 +393,14 @@ pub fn gate_plan(args: &GateArgs) -> Result<GatePlan> {
         GateOnAbort::Detach => OnAbort::Detach,
         GateOnAbort::Rollback => OnAbort::Rollback,
     };
-    let run = migration_plan(
+    let mut run = migration_plan(
         target,
         args.preset.as_deref(),
         &args.command,
         &args.migration,
         on_abort,
     )?;
+    run.record.kind = Kind::Gate;
     Ok(GatePlan {
         service,
         run,
@@ -328,15 +465,7 @@ fn migration_plan(
         return Err(Error::usage("--timeout must be positive"));
     }
     if let Some(f) = &args.migration_family {
-        let ok = !f.is_empty()
-            && f.len() <= 255
-            && f.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !ok {
-            return Err(Error::usage(format!(
-                "--migration-family '{f}' is not a valid family name (letters, digits, - and _; up to 255)"
-            )));
-        }
+        family_name(f)?;
     }
     let tags = checked_tags(pairs("--tag", &args.tags)?)?;
     let platform_version = args
@@ -383,7 +512,26 @@ fn migration_plan(
         stop_grace: STOP_GRACE,
         dry_run: false,
         allow_during_deployment: false,
+        record: Recording {
+            enabled: !args.no_record,
+            kind: Kind::Run,
+            reverts: None,
+        },
     })
+}
+
+/// A task definition family name, as ECS takes it.
+fn family_name(f: &str) -> Result<String> {
+    let ok = !f.is_empty()
+        && f.len() <= 255
+        && f.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        return Err(Error::usage(format!(
+            "--migration-family '{f}' is not a valid family name (letters, digits, - and _; up to 255)"
+        )));
+    }
+    Ok(f.to_string())
 }
 
 /// `--region`, `--profile`, `--endpoint-url`, checked.

@@ -7,6 +7,8 @@
 pub const SUCCESS: i32 = 0;
 /// Bad command line or input (clap uses 2 as well).
 pub const USAGE: i32 = 2;
+/// `logs`: the migration has no verdict yet and is still running (`--follow` waits for it).
+pub const STILL_RUNNING: i32 = 118;
 /// `render`: a file could not be written (disk full, permissions); no file was replaced.
 pub const WRITE_FAILED: i32 = 119;
 /// `gate`: the migration ran, but its verdict could not be handed to the deployment
@@ -33,8 +35,9 @@ pub const INTERRUPTED: i32 = 130;
 #[cfg(test)]
 /// Codes ecs-migrate itself uses; a container exiting with one of them is indistinguishable,
 /// which is why the JSON report carries `outcome` as well.
-pub const RESERVED: [i32; 10] = [
+pub const RESERVED: [i32; 11] = [
     USAGE,
+    STILL_RUNNING,
     WRITE_FAILED,
     HOOK_FAILED,
     BUSY,
@@ -52,6 +55,7 @@ Exit codes:
   0        the migration container exited 0
   1-255    the migration container's own exit code, passed through
   2        usage error (bad flags or input); nothing was changed in AWS
+  118      logs: the migration is still running and has no verdict yet (--follow waits for it)
   119      render: a file could not be written (disk full, permissions); none was replaced
   120      gate: the migration ran, but the deployment did not take its verdict (the hook decides)
   121      another migration of this family is running (its task ARN is printed); ours did not run
@@ -114,6 +118,7 @@ mod tests {
         let doc = include_str!("../docs/exit-codes.md");
         for o in [
             Outcome::UsageError,
+            Outcome::StillRunning,
             Outcome::WriteFailed,
             Outcome::HookFailed,
             Outcome::Busy,

@@ -117,6 +117,7 @@ fn lenient() -> (Shape, bool) {
     let shape = match args.get(1).map(String::as_str) {
         Some("render") => Shape::Render,
         Some("iam-policy") => Shape::Policy,
+        Some("history") => Shape::History,
         _ => Shape::Migration,
     };
     let by_clap = Cli::command()
@@ -155,6 +156,7 @@ fn json_result(shape: Shape, outcome: Outcome, error: &str) {
             ..Default::default()
         }
         .to_json(),
+        Shape::History => crate::verdict::history::failed_json(outcome, error),
         _ => Report {
             outcome: Some(outcome),
             error: Some(error.to_string()),

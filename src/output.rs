@@ -112,6 +112,15 @@ impl Output {
         let _ = w.flush();
     }
 
+    /// A table on stdout (`history`); its cells come from the record, so they are neutralised.
+    pub fn table(&self, lines: &[String]) {
+        let mut out = std::io::stdout().lock();
+        for line in lines {
+            let _ = writeln!(out, "{}", sanitize::neutralise(line));
+        }
+        let _ = out.flush();
+    }
+
     /// A JSON document on stdout (dry-run plans, results).
     pub fn json(&self, value: &Value) {
         let mut out = std::io::stdout().lock();

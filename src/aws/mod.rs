@@ -20,6 +20,7 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sts: aws_sdk_sts::Client,
 }
 
 impl Clients {
@@ -70,6 +71,7 @@ impl Clients {
             ecs: aws_sdk_ecs::Client::new(&sdk),
             ssm: aws_sdk_ssm::Client::new(&sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            sts: aws_sdk_sts::Client::new(&sdk),
             sdk,
         })
     }

@@ -2,7 +2,10 @@
 //! runs the one the command line asked for, prints its result and returns the exit code.
 
 pub mod gate;
+pub mod history;
+pub mod logs;
 pub mod render;
+pub mod revert;
 pub mod run;
 
 use crate::error::{Error, Result};
@@ -41,6 +44,15 @@ pub async fn execute(
         },
         Job::Gate(plan) => reported(&out, &gate::gate(plan, &out, &mut aborts()).await),
         Job::Render(plan) => rendered(&out, &render::render_command(plan, &out).await),
+        Job::History(plan) => match history::history(plan, &out).await {
+            Ok(()) => exit::SUCCESS,
+            Err(e) => failed(printing.shape, &out, &e),
+        },
+        Job::Logs(plan) => reported(&out, &logs::logs(plan, &out, &mut aborts()).await),
+        Job::Revert(plan) => match revert::revert(plan, &out, &mut aborts()).await {
+            run::Ran::DryRun => exit::SUCCESS,
+            run::Ran::Report(report) => reported(&out, &report),
+        },
         Job::IamPolicy(commands, scope) => {
             out.json(&iam::policy(commands, scope));
             exit::SUCCESS
@@ -90,6 +102,16 @@ fn failed(shape: Shape, out: &Output, e: &Error) -> i32 {
         ),
         Shape::Policy => {
             out.error_line(e);
+            Outcome::of(e).exit_code(None)
+        }
+        Shape::History => {
+            out.error_line(e);
+            if out.format == Format::Json {
+                out.json(&crate::verdict::history::failed_json(
+                    Outcome::of(e),
+                    &e.to_string(),
+                ));
+            }
             Outcome::of(e).exit_code(None)
         }
     }

@@ -1,5 +1,6 @@
 //! `ecs-migrate run`: the live source, then the migration's steps (docs/ARCHITECTURE.md).
 
+use crate::aws::Clients;
 use crate::output::Output;
 use crate::plan::migration::RunPlan;
 use crate::signals::Aborts;
@@ -25,6 +26,16 @@ pub async fn run(plan: &RunPlan, out: &Output, aborts: &mut Aborts) -> Ran {
             return ended(migrate::unresolved(plan, None, Err(aborted), out));
         }
     };
+    run_with(plan, clients, out, aborts).await
+}
+
+/// `run` with the SDK clients already made (`revert` read the record with them).
+pub async fn run_with(
+    plan: &RunPlan,
+    clients: Option<Clients>,
+    out: &Output,
+    aborts: &mut Aborts,
+) -> Ran {
     let region = clients.as_ref().map(|c| c.region().to_string());
     let during = if plan.allow_during_deployment {
         DuringDeployment::Allow

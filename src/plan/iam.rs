@@ -11,10 +11,21 @@ pub enum Command {
     Run,
     Render,
     Gate,
+    /// `history` and `logs`: they read the record, the logs and ECS (`logs --follow` writes the
+    /// verdict of a migration whose runner vanished).
+    Read,
+    /// `revert`: a migration (as `run`) chosen from the record.
+    Revert,
 }
 
 impl Command {
-    pub const ALL: [Command; 3] = [Command::Run, Command::Render, Command::Gate];
+    pub const ALL: [Command; 5] = [
+        Command::Run,
+        Command::Render,
+        Command::Gate,
+        Command::Read,
+        Command::Revert,
+    ];
 }
 
 /// What the policy is scoped to; `*` where a value is not given.
@@ -61,8 +72,16 @@ struct Grant {
     commands: &'static [Command],
 }
 
-const RUN: &[Command] = &[Command::Run, Command::Gate];
-const RESOLVE: &[Command] = &[Command::Run, Command::Render, Command::Gate];
+const RUN: &[Command] = &[Command::Run, Command::Gate, Command::Revert];
+const RESOLVE: &[Command] = &[
+    Command::Run,
+    Command::Render,
+    Command::Gate,
+    Command::Read,
+    Command::Revert,
+];
+/// The commands that read or write the record and the migrations' logs.
+const RECORD: &[Command] = &[Command::Run, Command::Gate, Command::Read, Command::Revert];
 
 fn grants(s: &Scope) -> Vec<Grant> {
     let arn = |service: &str, resource: String| {
@@ -178,7 +197,7 @@ fn grants(s: &Scope) -> Vec<Grant> {
             sid: "ListTheFamilysMigrations",
             actions: &["ecs:ListTasks"],
             resources: vec!["*".into()],
-            condition: Some(on_cluster),
+            condition: Some(on_cluster.clone()),
             commands: RUN,
         },
         Grant {
@@ -191,6 +210,15 @@ fn grants(s: &Scope) -> Vec<Grant> {
             commands: RUN,
         },
         Grant {
+            // history and logs: how a migration whose runner vanished ended
+            sid: "SeeHowMigrationsEnded",
+            actions: &["ecs:DescribeTasks"],
+            resources: vec![arn("ecs", format!("task/{}/*", s.cluster))],
+            condition: Some(on_cluster.clone()),
+            commands: &[Command::Read],
+        },
+        Grant {
+            // the migrations' own streams and the record's
             sid: "StreamTheMigrationLogs",
             actions: &["logs:GetLogEvents"],
             resources: vec![arn(
@@ -198,7 +226,21 @@ fn grants(s: &Scope) -> Vec<Grant> {
                 format!("log-group:{}:log-stream:*", s.log_group),
             )],
             condition: None,
-            commands: RUN,
+            commands: RECORD,
+        },
+        Grant {
+            // the record: one stream of its own, `ecs-migrate/<migration family>`
+            sid: "WriteTheRecord",
+            actions: &["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources: vec![arn(
+                "logs",
+                format!(
+                    "log-group:{}:log-stream:ecs-migrate/{}",
+                    s.log_group, s.migration_family
+                ),
+            )],
+            condition: None,
+            commands: RECORD,
         },
         Grant {
             sid: "AnswerTheHook",

@@ -2,6 +2,7 @@
 
 use crate::plan::iam;
 use crate::plan::migration::{GatePlan, RunPlan};
+use crate::plan::record::{HistoryPlan, LogsPlan, RevertPlan};
 use crate::plan::render::RenderPlan;
 
 /// One command and its plan.
@@ -10,13 +11,21 @@ pub enum Job {
     Run(Box<RunPlan>),
     Gate(Box<GatePlan>),
     Render(Box<RenderPlan>),
+    History(Box<HistoryPlan>),
+    Logs(Box<LogsPlan>),
+    Revert(Box<RevertPlan>),
     IamPolicy(Vec<iam::Command>, Box<iam::Scope>),
 }
 
 impl Job {
-    /// Run and gate launch a task: signals and the deadline must reach it.
+    /// Run, gate and revert launch a task: signals and the deadline must reach it (and
+    /// `logs --follow` detaches on them).
     pub fn launches(&self) -> bool {
-        matches!(self, Job::Run(_) | Job::Gate(_))
+        match self {
+            Job::Run(_) | Job::Gate(_) | Job::Revert(_) => true,
+            Job::Logs(p) => p.follow.is_some(),
+            _ => false,
+        }
     }
 
     /// The `--timeout` deadline, if any.
@@ -24,6 +33,8 @@ impl Job {
         match self {
             Job::Run(p) => p.timeout,
             Job::Gate(p) => p.run.timeout,
+            Job::Revert(p) => p.run.timeout,
+            Job::Logs(p) => p.follow.as_ref().and_then(|f| f.timeout),
             _ => None,
         }
     }
@@ -51,4 +62,6 @@ pub enum Shape {
     Render,
     /// The IAM policy itself.
     Policy,
+    /// The list of recorded migrations.
+    History,
 }

@@ -76,6 +76,26 @@ pub struct RunPlan {
     pub stop_grace: Duration,
     pub dry_run: bool,
     pub allow_during_deployment: bool,
+    pub record: Recording,
+}
+
+/// Which command launches a migration, as the record names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    #[default]
+    Run,
+    Gate,
+    Revert,
+}
+
+/// The durable record of a migration (`--no-record`: none).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recording {
+    pub enabled: bool,
+    pub kind: Kind,
+    /// `revert`: the migration whose versions it undoes.
+    pub reverts: Option<String>,
 }
 
 /// `gate`: a migration plan plus which hook it answers and how.

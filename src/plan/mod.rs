@@ -11,8 +11,17 @@ pub mod job;
 pub mod migration;
 pub mod network;
 pub mod overrides;
+pub mod record;
 pub mod render;
 pub mod secret_ref;
 pub mod service;
 pub mod stages;
 pub mod taskdef;
+
+/// `0.1.0 (commit 0123abcd4567)`: which build runs in a pipeline matters when reading its logs.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ECS_MIGRATE_GIT_COMMIT"),
+    ")"
+);

@@ -1,6 +1,7 @@
-//! The migration, shared by `run` and `gate`: derive → preflight → register → launch → follow
-//! (the family's claim is checked until the container runs) → verdict. Each step returns its
-//! value; `migrate` keeps them in a `Record`, and the report is assembled once, from it.
+//! The migration, shared by `run`, `gate` and `revert`: derive → preflight → register → launch
+//! (its record written beside the follow) → follow (the family's claim is checked until the
+//! container runs) → verdict (recorded). Each step returns its value; `migrate` keeps them in
+//! a `Trail`, and the report is assembled once, from it.
 
 use serde_json::{Value, json};
 
@@ -17,14 +18,18 @@ use crate::steps::follow::seam::{Sdk, TaskApi, TaskView};
 use crate::steps::follow::{self, Followed};
 use crate::steps::launch;
 use crate::steps::preflight;
+use crate::steps::record::{self, Recorder};
 use crate::steps::register::{self, Registered};
 use crate::steps::resolve::Resolved;
-use crate::verdict::outcome::{self, Abort, Ending, Outcome, rails_version};
+use crate::verdict::outcome::{self, Abort, Ending, Outcome};
+use crate::verdict::rails;
+use crate::verdict::record::{Event, Launch, Observer, Verdict, Who};
 use crate::verdict::report::{self, LogFacts, Report, SecretsChecked};
+use tokio::task::JoinHandle;
 
 /// What the steps returned, in the order they ran; the report is assembled from it.
 #[derive(Default)]
-struct Record {
+struct Trail {
     region: Option<String>,
     service: Option<String>,
     derived: Option<Derived>,
@@ -41,6 +46,10 @@ struct Record {
     /// An abort before RunTask: what it was.
     not_launched: Option<(Outcome, String)>,
     error: Option<Error>,
+    /// Where the record goes (None: `--no-record`, or no log group to keep it in).
+    recorder: Option<Recorder>,
+    /// The launch record's write, under way beside the follow.
+    launch_written: Option<JoinHandle<Result<()>>>,
 }
 
 /// How the preparation ended.
@@ -76,7 +85,7 @@ pub async fn migrate(
     out: &Output,
     aborts: &mut Aborts,
 ) -> Report {
-    let mut record = Record {
+    let mut trail = Trail {
         region: Some(clients.region().to_string()),
         service: resolved
             .service
@@ -88,10 +97,63 @@ pub async fn migrate(
             }),
         ..Default::default()
     };
-    if let Err(e) = steps(plan, clients, resolved, out, aborts, &mut record).await {
-        record.error = Some(e);
+    if let Err(e) = steps(plan, clients, resolved, out, aborts, &mut trail).await {
+        trail.error = Some(e);
     }
-    assemble(plan, record, out)
+    let recorder = trail.recorder.take();
+    let launch_written = trail.launch_written.take();
+    let observer = if trail.attached {
+        Observer::Attached
+    } else {
+        Observer::Launcher
+    };
+    let digest = trail
+        .followed
+        .as_ref()
+        .and_then(|f| f.task.as_ref())
+        .and_then(|t| t.migration.digest.clone());
+    let mut report = assemble(plan, trail, out);
+    if plan.record.enabled && report.task_arn.is_some() {
+        let written = record_verdict(recorder, launch_written, &report, digest, observer).await;
+        if let Err(why) = &written {
+            let w =
+                format!("the migration's record could not be written ({why}); its verdict stands");
+            out.warn(&w);
+            report.warnings.push(w);
+        }
+        report.record = Some(written.is_ok());
+    }
+    report
+}
+
+/// The verdict's record, after the launch's (whose write ran beside the follow). A verdict is
+/// written once the migration's fate is settled: not when it was left running (detach) or
+/// could not be observed, nor by an attached follower before it ended.
+async fn record_verdict(
+    recorder: Option<Recorder>,
+    launch_written: Option<JoinHandle<Result<()>>>,
+    report: &Report,
+    digest: Option<String>,
+    observer: Observer,
+) -> std::result::Result<(), String> {
+    let recorder = recorder.ok_or("the container has no awslogs log group to keep it in")?;
+    if let Some(handle) = launch_written {
+        match handle.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("the launch record: {e}")),
+            Err(e) => return Err(format!("the launch record: {e}")),
+        }
+    }
+    let settled = !report.detached
+        && report.outcome != Some(Outcome::LostTrack)
+        && (observer == Observer::Launcher || report.ended.exit_code.is_some());
+    let Some(verdict) = Verdict::of(report, digest, observer).filter(|_| settled) else {
+        return Ok(());
+    };
+    recorder
+        .write(&Event::from(verdict))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// A migration that ended before its source was resolved: an error, or an abort.
@@ -101,7 +163,7 @@ pub fn unresolved(
     end: std::result::Result<Error, (Outcome, String)>,
     out: &Output,
 ) -> Report {
-    let mut record = Record {
+    let mut trail = Trail {
         region,
         service: match &plan.target.source {
             Source::Service { service } => Some(service.clone()),
@@ -110,20 +172,20 @@ pub fn unresolved(
         ..Default::default()
     };
     match end {
-        Ok(e) => record.error = Some(e),
-        Err(aborted) => record.not_launched = Some(aborted),
+        Ok(e) => trail.error = Some(e),
+        Err(aborted) => trail.not_launched = Some(aborted),
     }
-    assemble(plan, record, out)
+    assemble(plan, trail, out)
 }
 
-/// The steps, each one's value kept in the record.
+/// The steps, each one's value kept in the trail.
 async fn steps(
     plan: &RunPlan,
     clients: &Clients,
     resolved: &Resolved,
     out: &Output,
     aborts: &mut Aborts,
-    record: &mut Record,
+    trail: &mut Trail,
 ) -> Result<()> {
     // 2. Derive (pure)
     let token = plan
@@ -134,29 +196,43 @@ async fn steps(
     derived.progress.iter().for_each(|p| out.progress(p));
     for w in &derived.warnings {
         out.warn(w);
-        record.warnings.push(w.clone());
+        trail.warnings.push(w.clone());
     }
-    record.derived = Some(derived.clone());
+    trail.derived = Some(derived.clone());
     let derived = &derived;
+    if plan.record.enabled {
+        trail.recorder = derived.log_target.as_ref().map(|t| {
+            Recorder::new(
+                clients.logs_in(t.region.as_deref()),
+                &t.group,
+                &derived.family,
+            )
+        });
+    }
+    // who launches, looked up beside the preflight (it only names them in the record)
+    let caller = trail.recorder.is_some().then(|| {
+        let clients = clients.clone();
+        tokio::spawn(async move { record::caller_arn(&clients).await })
+    });
     // 3-4. Preflight and register: nothing runs yet, so an abort simply ends
     let prepared = match aborts.race(prepare(plan, clients, derived, out)).await {
         Ok(p) => p?,
         Err(ev) => {
-            record.not_launched = Some(not_launched(ev, aborts.label(), out));
+            trail.not_launched = Some(not_launched(ev, aborts.label(), out));
             return Ok(());
         }
     };
     let (secrets, registered, prepared) = prepared;
-    record.secrets = Some(secrets);
-    record.registered = registered;
+    trail.secrets = Some(secrets);
+    trail.registered = registered;
     let request = match prepared {
         Prepared::Busy(arn) => {
-            return busy_or_attach(plan, clients, derived, &arn, aborts, out, record).await;
+            return busy_or_attach(plan, clients, derived, &arn, aborts, out, trail).await;
         }
         Prepared::Launch(request) => request,
     };
     if let Some(ev) = aborts.ready() {
-        record.not_launched = Some(not_launched(ev, aborts.label(), out));
+        trail.not_launched = Some(not_launched(ev, aborts.label(), out));
         return Ok(());
     }
     let cluster = plan.target.cluster.clone().unwrap_or_default();
@@ -168,13 +244,24 @@ async fn steps(
     let console_url = report::task_console_url(clients.region(), &cluster, &task_arn);
     out.progress(format!("launched {task_arn}"));
     out.progress(format!("console: {console_url}"));
-    record.launched = Some((task_arn.clone(), console_url));
+    trail.launched = Some((task_arn.clone(), console_url));
     guard::launched(
         &clients.ecs,
         &cluster,
         &task_arn,
         plan.on_abort.stops_task(),
     );
+    // the launch record, written beside the follow (never in its way): a runner killed now
+    // still leaves it
+    if let Some(recorder) = trail.recorder.clone() {
+        let mut launch = launch_record(plan, clients, derived, trail, &task_arn);
+        trail.launch_written = Some(tokio::spawn(async move {
+            if let Some(caller) = caller {
+                launch.who.caller_arn = caller.await.ok().flatten();
+            }
+            recorder.write(&Event::from(launch)).await
+        }));
+    }
 
     // 6. Follow: claim, logs, abort, verdict
     let (followed, logs) = follow_task(
@@ -188,7 +275,7 @@ async fn steps(
     )
     .await;
     guard::clear();
-    record.logs = logs;
+    trail.logs = logs;
     if let Some(winner) = followed.winner.clone()
         && plan.attach
         && derived.ours.differences(&winner.migration).is_empty()
@@ -197,11 +284,46 @@ async fn steps(
             "attaching to {}, the same migration, which won the claim",
             winner.arn
         ));
-        record.warnings.extend(followed.warnings.iter().cloned());
-        return attach(plan, clients, derived, winner, aborts, out, record).await;
+        trail.warnings.extend(followed.warnings.iter().cloned());
+        return attach(plan, clients, derived, winner, aborts, out, trail).await;
     }
-    record.followed = Some(followed);
+    trail.followed = Some(followed);
     Ok(())
+}
+
+/// What the launch record says: what runs, where, and who launched it.
+fn launch_record(
+    plan: &RunPlan,
+    clients: &Clients,
+    derived: &Derived,
+    trail: &Trail,
+    task_arn: &str,
+) -> Launch {
+    let log = derived.log_target.as_ref();
+    Launch {
+        task_arn: task_arn.to_string(),
+        kind: plan.record.kind,
+        reverts: plan.record.reverts.clone(),
+        client_token: Some(derived.client_token.clone()),
+        cluster: plan.target.cluster.clone().unwrap_or_default(),
+        service: trail.service.clone(),
+        region: Some(clients.region().to_string()),
+        task_definition_arn: trail.registered.as_ref().map(|r| r.arn.clone()),
+        container: derived.container.clone(),
+        image: derived.image.clone(),
+        image_digest: derived.ours.digest.clone(),
+        preset: plan.overrides.preset.clone(),
+        command: plan.overrides.command.clone(),
+        log_group: log.map(|t| t.group.clone()),
+        log_stream: log.map(|t| t.stream(&derived.container, id_of(task_arn))),
+        log_region: log.map(|t| {
+            t.region
+                .clone()
+                .unwrap_or_else(|| clients.region().to_string())
+        }),
+        who: Who::from_env(&plan.caller, |k| std::env::var(k).ok()),
+        tool: crate::plan::VERSION.to_string(),
+    }
 }
 
 /// Steps 3-4: the secrets exist, no other migration of the family runs, the task definition
@@ -274,7 +396,7 @@ async fn busy_or_attach(
     arn: &str,
     aborts: &mut Aborts,
     out: &Output,
-    record: &mut Record,
+    trail: &mut Trail,
 ) -> Result<()> {
     let cluster = plan.target.cluster.as_deref().unwrap_or_default();
     let seam = seam_for(clients, cluster, &derived.container);
@@ -285,12 +407,12 @@ async fn busy_or_attach(
             None
         }
         Err(ev) => {
-            record.not_launched = Some(not_launched(ev, aborts.label(), out));
+            trail.not_launched = Some(not_launched(ev, aborts.label(), out));
             return Ok(());
         }
     };
     let Some(running) = running else {
-        record.running = Some(TaskView {
+        trail.running = Some(TaskView {
             arn: arn.to_string(),
             ..Default::default()
         });
@@ -301,7 +423,7 @@ async fn busy_or_attach(
         out.progress(format!(
             "the same migration is already running; attaching to {arn}"
         ));
-        return attach(plan, clients, derived, running, aborts, out, record).await;
+        return attach(plan, clients, derived, running, aborts, out, trail).await;
     }
     let e = busy(
         arn,
@@ -309,7 +431,7 @@ async fn busy_or_attach(
         &derived.started_by,
         plan.attach && !differences.is_empty(),
     );
-    record.running = Some(running);
+    trail.running = Some(running);
     Err(e)
 }
 
@@ -337,14 +459,14 @@ async fn attach(
     running: TaskView,
     aborts: &mut Aborts,
     out: &Output,
-    record: &mut Record,
+    trail: &mut Trail,
 ) -> Result<()> {
     let (followed, logs) =
         follow_task(plan, clients, derived, &running.arn, None, aborts, out).await;
-    record.attached = true;
-    record.running = Some(running);
-    record.logs = logs;
-    record.followed = Some(followed);
+    trail.attached = true;
+    trail.running = Some(running);
+    trail.logs = logs;
+    trail.followed = Some(followed);
     Ok(())
 }
 
@@ -408,14 +530,10 @@ async fn follow_task(
         deadline_label: aborts.label().to_string(),
         launched_at,
     };
-    let (mut migrated, mut reverted) = (vec![], vec![]);
+    let mut steps = vec![];
     let mut sink = |line: &str| {
         out.log_line(line);
-        if let Some(v) = rails_version(line, "migrated") {
-            migrated.push(v.to_string());
-        } else if let Some(v) = rails_version(line, "reverted") {
-            reverted.push(v.to_string());
-        }
+        steps.extend(rails::step(line));
     };
     let started_by = owned.then_some(derived.started_by.as_str());
     out.logs_begin();
@@ -424,18 +542,17 @@ async fn follow_task(
     out.logs_end();
     logs.log_lines = followed.log_lines;
     logs.logs_complete = followed.logs_complete;
-    logs.migrated_versions = migrated;
-    logs.reverted_versions = reverted;
+    logs.set_steps(steps);
     (followed, logs)
 }
 
 /// Step 7: the report, assembled once from what the steps returned.
-fn assemble(plan: &RunPlan, record: Record, out: &Output) -> Report {
-    let derived = record.derived.as_ref();
+fn assemble(plan: &RunPlan, trail: Trail, out: &Output) -> Report {
+    let derived = trail.derived.as_ref();
     let mut report = Report {
         cluster: plan.target.cluster.clone().unwrap_or_default(),
-        service: record.service,
-        region: record.region,
+        service: trail.service,
+        region: trail.region,
         container: derived.map(|d| d.container.clone()).unwrap_or_default(),
         sidecars: derived.map(|d| d.sidecars.clone()).unwrap_or_default(),
         image: derived
@@ -444,22 +561,22 @@ fn assemble(plan: &RunPlan, record: Record, out: &Output) -> Report {
         preset: plan.overrides.preset.clone(),
         command: plan.overrides.command.clone(),
         client_token: derived.map(|d| d.client_token.clone()),
-        secrets: record.secrets,
-        task_definition_arn: record.registered.as_ref().map(|r| r.arn.clone()),
-        task_definition_registered: record.registered.as_ref().is_some_and(|r| r.new),
-        logs: record.logs,
-        warnings: record.warnings,
+        secrets: trail.secrets,
+        task_definition_arn: trail.registered.as_ref().map(|r| r.arn.clone()),
+        task_definition_registered: trail.registered.as_ref().is_some_and(|r| r.new),
+        logs: trail.logs,
+        warnings: trail.warnings,
         ..Default::default()
     };
-    if let Some((arn, url)) = record.launched {
+    if let Some((arn, url)) = trail.launched {
         report.task_arn = Some(arn);
         report.console_url = Some(url);
     }
-    if let Some(running) = &record.running {
+    if let Some(running) = &trail.running {
         report.other_task_arn = Some(running.arn.clone());
     }
-    if record.attached
-        && let Some(running) = record.running
+    if trail.attached
+        && let Some(running) = trail.running
     {
         // the attached task's migration, never ours
         report.attached = true;
@@ -475,14 +592,14 @@ fn assemble(plan: &RunPlan, record: Record, out: &Output) -> Report {
         report.task_definition_arn = running.task_definition_arn.clone();
         report.task_definition_registered = false;
     }
-    if let Some((outcome, why)) = record.not_launched {
+    if let Some((outcome, why)) = trail.not_launched {
         report.outcome = Some(outcome);
         report.error = Some(why);
     }
-    if let Some(followed) = record.followed {
+    if let Some(followed) = trail.followed {
         verdict(plan, followed, out, &mut report);
     }
-    if let Some(e) = &record.error {
+    if let Some(e) = &trail.error {
         report.fail(e);
     }
     report

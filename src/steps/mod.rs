@@ -8,6 +8,8 @@ pub mod launch;
 pub mod migrate;
 pub mod pin;
 pub mod preflight;
+pub mod record;
+pub mod recorded;
 pub mod register;
 pub mod resolve;
 pub mod write;

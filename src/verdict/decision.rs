@@ -75,7 +75,9 @@ pub fn decide(
         Some(Outcome::LostTrack) => leave(
             "the gate lost track of its migration: check the task, then continue or roll back by hand",
         ),
-        Some(Outcome::HookFailed | Outcome::WriteFailed) | None => leave("no verdict"),
+        Some(Outcome::HookFailed | Outcome::WriteFailed | Outcome::StillRunning) | None => {
+            leave("no verdict")
+        }
     }
 }
 
@@ -201,9 +203,12 @@ mod tests {
             }
         }
         // every outcome a migration can end with has a row (hook_failed is the answer failing,
-        // write_failed belongs to render)
+        // write_failed belongs to render, still_running to logs)
         for o in Outcome::ALL {
-            if !matches!(o, Outcome::HookFailed | Outcome::WriteFailed) {
+            if !matches!(
+                o,
+                Outcome::HookFailed | Outcome::WriteFailed | Outcome::StillRunning
+            ) {
                 assert!(
                     outcomes_seen.contains(&format!("`{}`", o.name())),
                     "{o:?} has no row"

@@ -2,12 +2,12 @@
 //! (pure). This is the only place an exit code is decided, so the JSON `outcome` and the exit
 //! code cannot disagree.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Kind};
 use crate::exit;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Succeeded,
@@ -24,6 +24,8 @@ pub enum Outcome {
     HookFailed,
     /// `render`: its files could not be written; none was replaced.
     WriteFailed,
+    /// `logs`: the migration has no verdict yet; ECS still runs it.
+    StillRunning,
 }
 
 impl Outcome {
@@ -40,7 +42,7 @@ impl Outcome {
 
     /// Every outcome, in the order of `Outcome::index` (pinned by an exhaustive match).
     #[cfg(test)]
-    pub const ALL: [Outcome; 12] = [
+    pub const ALL: [Outcome; 13] = [
         Outcome::Succeeded,
         Outcome::Failed,
         Outcome::NotStarted,
@@ -53,6 +55,7 @@ impl Outcome {
         Outcome::UsageError,
         Outcome::HookFailed,
         Outcome::WriteFailed,
+        Outcome::StillRunning,
     ];
 
     /// Its place in `ALL`: a new variant does not compile until it is given one.
@@ -71,6 +74,7 @@ impl Outcome {
             Outcome::UsageError => 9,
             Outcome::HookFailed => 10,
             Outcome::WriteFailed => 11,
+            Outcome::StillRunning => 12,
         }
     }
 
@@ -93,6 +97,7 @@ impl Outcome {
             Outcome::UsageError => exit::USAGE,
             Outcome::HookFailed => exit::HOOK_FAILED,
             Outcome::WriteFailed => exit::WRITE_FAILED,
+            Outcome::StillRunning => exit::STILL_RUNNING,
         }
     }
 
@@ -110,6 +115,7 @@ impl Outcome {
             Outcome::UsageError => "usage_error",
             Outcome::HookFailed => "hook_failed",
             Outcome::WriteFailed => "write_failed",
+            Outcome::StillRunning => "still_running",
         }
     }
 }
@@ -163,23 +169,11 @@ pub fn judge(task: &StoppedTask, ending: Ending) -> Outcome {
     }
 }
 
-/// The version in a Rails `== 20240101000000 CreateUsers: migrated (0.0012s) ===` line, for
-/// `word` = "migrated" or "reverted".
-pub fn rails_version<'a>(line: &'a str, word: &str) -> Option<&'a str> {
-    let rest = line.strip_prefix("== ")?;
-    let mut parts = rest.split_whitespace();
-    let version = parts.next()?;
-    let name = parts.next()?;
-    let verb = parts.next()?;
-    let is_version = version.len() >= 3 && version.chars().all(|c| c.is_ascii_digit());
-    (is_version && name.ends_with(':') && verb == word).then_some(version)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const ALL: [Outcome; 12] = Outcome::ALL;
+    const ALL: [Outcome; 13] = Outcome::ALL;
 
     #[test]
     fn all_lists_every_outcome_once() {
@@ -275,24 +269,5 @@ mod tests {
         for o in ALL {
             assert_eq!(serde_json::to_value(o).unwrap(), o.name());
         }
-    }
-
-    #[test]
-    fn rails_lines() {
-        let l = "== 20240101000000 CreateUsers: migrated (0.0011s) =============================";
-        assert_eq!(rails_version(l, "migrated"), Some("20240101000000"));
-        assert_eq!(rails_version(l, "reverted"), None);
-        assert_eq!(
-            rails_version("== 20240101000000 CreateUsers: migrating ====", "migrated"),
-            None
-        );
-        assert_eq!(
-            rails_version(
-                "== 20240101000000 CreateUsers: reverted (0.1s) ==",
-                "reverted"
-            ),
-            Some("20240101000000")
-        );
-        assert_eq!(rails_version("-- create_table(:users)", "migrated"), None);
     }
 }

@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::exit;
 use crate::plan::arn::id_of;
 use crate::verdict::outcome::Outcome;
+use crate::verdict::rails::{self, Direction, Step};
 
 /// What the preflight found: the count of SSM parameters, and each Secrets Manager secret.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -56,6 +57,8 @@ pub struct Report {
     pub logs: LogFacts,
     pub console_url: Option<String>,
     pub detached: bool,
+    /// The migration's record was written (None: nothing was launched).
+    pub record: Option<bool>,
     pub warnings: Vec<String>,
     pub error: Option<String>,
     /// When the task may still be running and ecs-migrate could not stop it.
@@ -92,6 +95,17 @@ pub struct LogFacts {
     pub logs_complete: bool,
     pub migrated_versions: Vec<String>,
     pub reverted_versions: Vec<String>,
+    /// Each migration Rails finished, with its duration, in the order read.
+    pub migrations: Vec<Step>,
+}
+
+impl LogFacts {
+    /// What Rails said it did, from the migration's log lines.
+    pub fn set_steps(&mut self, steps: Vec<Step>) {
+        self.migrated_versions = rails::versions(&steps, Direction::Up);
+        self.reverted_versions = rails::versions(&steps, Direction::Down);
+        self.migrations = steps;
+    }
 }
 
 /// `gate`'s part of the result.
