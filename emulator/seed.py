@@ -229,6 +229,7 @@ def seed(endpoint: str, data_dir: Path, taskdef: Path, region: str = DEFAULT_REG
         "db_path": str(db_path),
         "image": image("rails", region, "v2"),
         "image_broken": image("rails-broken", region, "v3"),
+        "image_next": image("rails-next", region, "v4"),
         "image_missing": image("rails-does-not-exist", region, "v2"),
     }
 

@@ -175,7 +175,9 @@ def test_retry_after_fixing_the_database_runs_a_new_task(endpoint, tmp_path):
     """Retry keeps the execution id but gets a new build number: a new token, a new task. With
     the execution id alone, ECS would hand back the failed task of the first attempt."""
     world = seed(endpoint, "eu-central-1", tmp_path)
-    missing_dir = tmp_path / "db-volume-not-mounted-yet"
+    # two levels missing: ActiveRecord's SQLite adapter creates the database file's directory,
+    # not its parent (Errno::ENOENT)
+    missing_dir = tmp_path / "db-volume-not-mounted-yet" / "db"
     aws(endpoint, world["region"], "ssm").put_parameter(
         Name="/ass-staging/db/name", Value=str(missing_dir / "staging.sqlite3"), Type="String",
         Overwrite=True)
@@ -186,7 +188,7 @@ def test_retry_after_fixing_the_database_runs_a_new_task(endpoint, tmp_path):
     first = json.loads((src / "migration-result.json").read_text())
     assert first["outcome"] == "failed" and first["task_arn"], log
 
-    missing_dir.mkdir()                     # the operator fixes the database, presses Retry
+    missing_dir.mkdir(parents=True)         # the operator fixes the database, presses Retry
     env["CODEBUILD_BUILD_NUMBER"] = "8"
     rc, second, log = codebuild(load_buildspec(), env, src)
     assert rc == 0, log

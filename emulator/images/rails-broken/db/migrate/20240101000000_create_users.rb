@@ -1,0 +1,1 @@
+../../../rails/db/migrate/20240101000000_create_users.rb

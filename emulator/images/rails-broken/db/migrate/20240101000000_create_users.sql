@@ -1,1 +1,0 @@
-../../../rails/db/migrate/20240101000000_create_users.sql

@@ -1,0 +1,1 @@
+../../../rails/db/migrate/20240301120000_create_posts.rb

@@ -1,1 +1,0 @@
-../../../rails/db/migrate/20240301120000_create_posts.sql

@@ -1,0 +1,1 @@
+../../../rails/db/migrate/20240215093000_add_email_to_users.rb

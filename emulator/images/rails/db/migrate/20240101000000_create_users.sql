@@ -1,4 +1,0 @@
--- up
-CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
--- down
-DROP TABLE users;
