@@ -37,9 +37,11 @@ from typing import Any
 from moto.ec2.models import ec2_backends
 from moto.ecs import models as ecs_models
 from moto.ecs.models import EC2ContainerServiceBackend, Task
+from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.logs.models import logs_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.ssm.models import ssm_backends
+from moto.utilities.utils import get_partition
 
 from faults import FAULTS
 
@@ -624,6 +626,8 @@ def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
 
 _orig_run_task = EC2ContainerServiceBackend.run_task
 _orig_stop_task = EC2ContainerServiceBackend.stop_task
+_orig_list_tasks = EC2ContainerServiceBackend.list_tasks
+_orig_describe_tasks_response = EC2ContainerServiceResponse.describe_tasks
 _orig_task_init = Task.__init__
 
 
@@ -669,11 +673,32 @@ def run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> lis
     return tasks
 
 
+def _expired(task: Task) -> bool:
+    """ECS keeps a stopped task visible for a while (an hour or more), then forgets it; the
+    `forget_stopped_after` knob (seconds, null: never) sets that while for the task's region."""
+    after = FAULTS.get("forget_stopped_after", region=task.region_name)
+    stopped_at = getattr(task, "stopped_at", None)
+    if after is None or task._status != "STOPPED" or stopped_at is None:
+        return False
+    return (_now() - stopped_at).total_seconds() >= float(after)
+
+
+def _forget_expired(backend: EC2ContainerServiceBackend) -> None:
+    """Drops the stopped tasks ECS has forgotten, for good (a later knob change brings none
+    back). Their awslogs streams stay: CloudWatch Logs keeps them."""
+    with _LOCK:
+        for cluster_tasks in backend.tasks.values():
+            for arn in [arn for arn, task in cluster_tasks.items() if _expired(task)]:
+                del cluster_tasks[arn]
+
+
 def describe_tasks(self: EC2ContainerServiceBackend, cluster_str: str, tasks: list[str]) -> list[Task]:
-    """Like moto's, without advancing the managed state; unknown ARNs are skipped."""
+    """Like moto's, without advancing the managed state; unknown (or forgotten) tasks are left
+    out here and answered as `failures` by describe_tasks_response."""
     self._get_cluster(cluster_str)
     if not tasks:
         raise ecs_models.InvalidParameterException("Tasks cannot be empty.")
+    _forget_expired(self)
     found = []
     for cluster_tasks in self.tasks.values():
         for task_arn, task in cluster_tasks.items():
@@ -682,9 +707,32 @@ def describe_tasks(self: EC2ContainerServiceBackend, cluster_str: str, tasks: li
     return found
 
 
+def describe_tasks_response(self: EC2ContainerServiceResponse) -> Any:
+    """DescribeTasks as ECS answers it: each task asked for that it does not know (never ran, or
+    forgotten after it stopped) is a failure `{"arn": ..., "reason": "MISSING"}` (moto answers
+    `failures: []`)."""
+    result = _orig_describe_tasks_response(self)
+    found = result.result["tasks"]
+    known = {t.task_arn for t in found} | {t.id for t in found}
+    cluster = str(self._get_param("cluster", "default")).rsplit("/", 1)[-1]
+    prefix = f"arn:{get_partition(self.region)}:ecs:{self.region}:{self.current_account}:task/{cluster}/"
+    result.result["failures"] = [
+        {"arn": ref if ref.startswith("arn:") else prefix + ref, "reason": "MISSING"}
+        for ref in self._get_param("tasks", []) if ref not in known
+    ]
+    return result
+
+
+def list_tasks(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> list[Task]:
+    """Like moto's; the stopped tasks ECS has forgotten are no longer listed."""
+    _forget_expired(self)
+    return _orig_list_tasks(self, *args, **kwargs)
+
+
 def stop_task(self: EC2ContainerServiceBackend, cluster_str: str, task_str: str, reason: str) -> Task:
     cluster = self._get_cluster(cluster_str)
     task_id = task_str.split("/")[-1]
+    _forget_expired(self)
     for task in self.tasks.get(cluster.name, {}).values():
         if task.id == task_id and getattr(task, "_agent", None):
             with _LOCK:
@@ -734,6 +782,8 @@ def _resource_requirements(task_definition: Any) -> dict[str, Any]:
 def install() -> None:
     EC2ContainerServiceBackend.run_task = run_task
     EC2ContainerServiceBackend.describe_tasks = describe_tasks
+    EC2ContainerServiceBackend.list_tasks = list_tasks
+    EC2ContainerServiceResponse.describe_tasks = describe_tasks_response
     EC2ContainerServiceBackend.stop_task = stop_task
     EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(
         _resource_requirements

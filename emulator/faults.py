@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     # {"after": 1.0, "stop_code": "InfrastructureHealth", "reason": "..."}: a RUNNING task is
     # lost after `after` seconds: its processes are killed and it stops with no exit code
     "task_lost": None,
+    # seconds: ECS forgets a stopped task this long after it stopped (DescribeTasks answers it
+    # MISSING, ListTasks leaves it out; its log stream stays). null: never (ECS: an hour or more)
+    "forget_stopped_after": None,
     # native blue/green service deployments (deployments.py)
     "stage_seconds": 0.3,  # each lifecycle stage takes this long
     # {"eu-west-1": 5}: PAUSE hooks of deployments in that region expire after this many

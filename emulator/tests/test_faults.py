@@ -149,3 +149,43 @@ def test_stats_count_run_task_created_then_fail(world):
                        or world.ecs.list_tasks(cluster=world.cluster, desiredStatus="STOPPED")["taskArns"],
                        10, "the task RunTask created before its 5xx")
     assert len(tasks) == 1, tasks
+
+
+def test_forget_stopped_after_makes_ecs_answer_missing_and_keeps_the_log(world):
+    """ECS forgets a stopped task after a while: DescribeTasks answers it in `failures` as
+    MISSING (as for a task it never ran), ListTasks leaves it out; CloudWatch Logs keeps its
+    stream. A task that has not stopped is never forgotten."""
+    world.faults({"forget_stopped_after": 0.5})
+    cluster = world.cluster
+    task = world.run_task(["sh", "-c", "echo kept in the log; sleep 3"])
+    arn, task_id = task["taskArn"], task["taskArn"].rsplit("/", 1)[-1]
+    assert world.wait_log_lines("rails", arn, 1) == ["kept in the log"]  # its container runs
+    time.sleep(1.0)  # twice the knob's time while it runs: still there
+    assert world.describe(arn)["lastStatus"] == "PENDING"
+    assert world.ecs.list_tasks(cluster=cluster)["taskArns"] == [arn]
+
+    _, stopped = world.wait_stopped(task)
+    assert world.ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"] == [arn]
+    gone = wait_until(lambda: (d := world.ecs.describe_tasks(cluster=cluster, tasks=[arn]))["failures"]
+                      and d, 10, "DescribeTasks answering MISSING")
+    assert time.time() - stopped["stoppedAt"].timestamp() >= 0.5
+    assert gone["tasks"] == [] and gone["failures"] == [{"arn": arn, "reason": "MISSING"}]
+    by_id = world.ecs.describe_tasks(cluster=cluster, tasks=[task_id])
+    assert by_id["failures"] == [{"arn": arn, "reason": "MISSING"}], "asked by id: its ARN"
+    for status in ("RUNNING", "STOPPED"):
+        assert world.ecs.list_tasks(cluster=cluster, desiredStatus=status)["taskArns"] == []
+    assert world.wait_log_lines("rails", arn, 1) == ["kept in the log"]
+    # forgotten for good: the knob unset, it does not come back
+    world.clear_faults()
+    assert world.ecs.describe_tasks(cluster=cluster, tasks=[arn])["failures"][0]["reason"] == "MISSING"
+
+
+def test_describe_tasks_answers_missing_for_a_task_it_never_ran(world):
+    task = world.run_task(["sh", "-c", "exit 0"])
+    unknown = task["taskArn"].rsplit("/", 1)[0] + "/" + "0" * 32
+    out = world.ecs.describe_tasks(cluster=world.cluster, tasks=[task["taskArn"], unknown])
+    assert [t["taskArn"] for t in out["tasks"]] == [task["taskArn"]]
+    assert out["failures"] == [{"arn": unknown, "reason": "MISSING"}]
+    world.wait_stopped(task)
+    assert world.describe(task["taskArn"])["lastStatus"] == "STOPPED", "without the knob: kept"
+
