@@ -36,6 +36,7 @@ from faults import FAULTS
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
+ACCOUNT = "123456789012"  # moto's default account, the one every request here acts in
 
 
 def _json(start_response: StartResponse, status: str, body: Any, headers: Iterable = ()) -> list[bytes]:
@@ -81,6 +82,10 @@ class FaultMiddleware:
                 stats.fault_served(region, api)
                 status, code, message = fault
                 return _error(start_response, status, code, message)
+            if api in ("CreateLogStream", "PutLogEvents"):
+                refused = self.refuse_log_write(environ, start_response, api, region)
+                if refused is not None:
+                    return refused
             failure = FAULTS.get("run_task_failures", region=region)
             if api == "RunTask" and failure:
                 return _json(start_response, "200 OK", {"tasks": [], "failures": [{"reason": failure}]})
@@ -91,6 +96,32 @@ class FaultMiddleware:
             if api in ("CreateService", "UpdateService", "DescribeServices"):
                 return self.service_api(environ, start_response, api)
         return self.app(environ, start_response)
+
+    def refuse_log_write(self, environ: Environ, start_response: StartResponse, api: str,
+                         region: str) -> Iterable[bytes] | None:
+        """The `refuse_log_writes` fault: a write to a log stream whose name starts with the knob's
+        prefix is denied as IAM denies it (a role without logs:CreateLogStream/PutLogEvents on
+        those streams); None lets the call go on to moto (the body is put back)."""
+        knob = FAULTS.get("refuse_log_writes", region=region)
+        if not knob:
+            return None
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return None
+        stream = str(request.get("logStreamName", ""))
+        if not stream.startswith(str(knob.get("prefix", ""))):
+            return None
+        stats.fault_served(region, api)
+        resource = (f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{request.get('logGroupName', '')}"
+                    f":log-stream:{stream}")
+        return _error(start_response, 400, "AccessDeniedException", (
+            f"User: arn:aws:sts::{ACCOUNT}:assumed-role/ecs-migrate/emulator is not authorized to "
+            f"perform: logs:{api} on resource: {resource} because no identity-based policy allows "
+            f"the logs:{api} action"))
 
     def _moto(self, environ: Environ, body: bytes) -> tuple[str, list, bytes]:
         """Passes a request to moto and returns its whole answer."""

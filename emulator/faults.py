@@ -52,6 +52,10 @@ DEFAULTS: dict[str, Any] = {
     "run_task_failures": None,  # "RESOURCE:FARGATE" etc: RunTask answers failures[] with it
     # {"count": 1, "status": 503}: the next N RunTask calls create their task, then answer 5xx
     "run_task_created_then_fail": None,
+    # {"prefix": "ecs-migrate/"}: CreateLogStream and PutLogEvents for log streams whose name
+    # starts with the prefix get HTTP 400 AccessDeniedException (a role without logs:PutLogEvents
+    # on them); other streams are untouched
+    "refuse_log_writes": None,
 }
 
 

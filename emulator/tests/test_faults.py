@@ -189,3 +189,32 @@ def test_describe_tasks_answers_missing_for_a_task_it_never_ran(world):
     world.wait_stopped(task)
     assert world.describe(task["taskArn"])["lastStatus"] == "STOPPED", "without the knob: kept"
 
+
+def test_refuse_log_writes_denies_the_prefix_streams_only(world):
+    """The record's writes refused as IAM refuses them: CreateLogStream and PutLogEvents for
+    streams under the prefix get AccessDeniedException (400); other streams, the agent's awslogs
+    writes included, are untouched; the stats count what was refused."""
+    logs = world.client("logs", retries=False)
+    group = world["log_group"]
+    world.faults({"refuse_log_writes": {"prefix": "ecs-migrate/"}})
+    refused = "ecs-migrate/ass-task-def-staging-migrate/run-1"
+    for call, kwargs in [
+        (logs.create_log_stream, {}),
+        (logs.put_log_events, {"logEvents": [{"timestamp": int(time.time() * 1000), "message": "x"}]}),
+    ]:
+        with pytest.raises(ClientError) as err:
+            call(logGroupName=group, logStreamName=refused, **kwargs)
+        assert _code(err.value) == "AccessDeniedException" and _status(err.value) == 400
+        assert f"log-group:{group}:log-stream:{refused}" in err.value.response["Error"]["Message"]
+    assert world.stats()["faults_served"] == {"CreateLogStream": 1, "PutLogEvents": 1}
+    assert logs.describe_log_streams(logGroupName=group, logStreamNamePrefix="ecs-migrate/")[
+        "logStreams"] == []
+    # a name that only contains the prefix is another stream
+    logs.create_log_stream(logGroupName=group, logStreamName="records/ecs-migrate/1")
+    logs.put_log_events(logGroupName=group, logStreamName="records/ecs-migrate/1",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "ok"}])
+    _, stopped = world.wait_stopped(world.run_task(["sh", "-c", "echo the task still logs"]))
+    assert world.wait_log_lines("rails", stopped, 1) == ["the task still logs"]
+    assert world.stats()["faults_served"] == {"CreateLogStream": 1, "PutLogEvents": 1}
+    world.clear_faults()
+    logs.create_log_stream(logGroupName=group, logStreamName=refused)
