@@ -4,8 +4,8 @@ Usage: python emulator.py [--port N]   (0 = pick a free port)
 Prints `http://127.0.0.1:PORT` as its first stdout line, then serves until killed.
 ECS, EC2, SSM, Secrets Manager, ECR, CloudWatch Logs and STS are served by moto (all on the
 same port: requests are dispatched by their X-Amz-Target / Action); the native blue/green
-deployment APIs moto lacks by deployments.py. The control endpoint `/_emulator/faults` sets the
-fault knobs of faults.py.
+deployment APIs moto lacks by deployments.py; CloudWatch Logs writes AWS would refuse are refused
+(cwlogs.py). The control endpoint `/_emulator/faults` sets the fault knobs of faults.py.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 import agent
+import cwlogs
 import deployments
 import idempotency
 import stats
@@ -254,6 +255,7 @@ def main() -> None:
     args = parser.parse_args()
 
     agent.install()
+    cwlogs.install()
     app = FaultMiddleware(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     atexit.register(agent.kill_all)
