@@ -166,9 +166,8 @@ pub enum IamCommand {
     Run,
     Render,
     Gate,
-    /// history, logs (with --follow) and revert's reads
+    /// history and logs (revert needs run and read)
     Read,
-    Revert,
     All,
 }
 

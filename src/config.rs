@@ -251,7 +251,6 @@ pub fn iam_plan(args: &IamPolicyArgs) -> Result<(Vec<iam::Command>, iam::Scope)>
             IamCommand::Render => vec![iam::Command::Render],
             IamCommand::Gate => vec![iam::Command::Gate],
             IamCommand::Read => vec![iam::Command::Read],
-            IamCommand::Revert => vec![iam::Command::Revert],
             IamCommand::All => iam::Command::ALL.to_vec(),
         })
         .collect();

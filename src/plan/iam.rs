@@ -11,21 +11,13 @@ pub enum Command {
     Run,
     Render,
     Gate,
-    /// `history` and `logs`: they read the record, the logs and ECS (`logs --follow` writes the
-    /// verdict of a migration whose runner vanished).
+    /// `history` and `logs`: they read the record, the logs and ECS (`logs` records the
+    /// verdict of a migration whose runner vanished). `revert` is `run` and `read`.
     Read,
-    /// `revert`: a migration (as `run`) chosen from the record.
-    Revert,
 }
 
 impl Command {
-    pub const ALL: [Command; 5] = [
-        Command::Run,
-        Command::Render,
-        Command::Gate,
-        Command::Read,
-        Command::Revert,
-    ];
+    pub const ALL: [Command; 4] = [Command::Run, Command::Render, Command::Gate, Command::Read];
 }
 
 /// What the policy is scoped to; `*` where a value is not given.
@@ -72,16 +64,10 @@ struct Grant {
     commands: &'static [Command],
 }
 
-const RUN: &[Command] = &[Command::Run, Command::Gate, Command::Revert];
-const RESOLVE: &[Command] = &[
-    Command::Run,
-    Command::Render,
-    Command::Gate,
-    Command::Read,
-    Command::Revert,
-];
-/// The commands that read or write the record and the migrations' logs.
-const RECORD: &[Command] = &[Command::Run, Command::Gate, Command::Read, Command::Revert];
+const RUN: &[Command] = &[Command::Run, Command::Gate];
+const RESOLVE: &[Command] = &[Command::Run, Command::Render, Command::Gate, Command::Read];
+/// The commands that read the migrations' logs and write the record.
+const RECORD: &[Command] = &[Command::Run, Command::Gate, Command::Read];
 
 fn grants(s: &Scope) -> Vec<Grant> {
     let arn = |service: &str, resource: String| {
@@ -102,6 +88,13 @@ fn grants(s: &Scope) -> Vec<Grant> {
     } else {
         format!("parameter/{}*", s.ssm_path.trim_start_matches('/'))
     };
+    let record = arn(
+        "logs",
+        format!(
+            "log-group:{}:log-stream:ecs-migrate/{}",
+            s.log_group, s.migration_family
+        ),
+    );
     let roles = if s.roles.is_empty() {
         vec![arn("iam", "role/*".into())]
     } else {
@@ -229,16 +222,18 @@ fn grants(s: &Scope) -> Vec<Grant> {
             commands: RECORD,
         },
         Grant {
-            // the record: one stream of its own, `ecs-migrate/<migration family>`
+            // the record: one stream of its own, `ecs-migrate/<migration family>`, created by
+            // the first migration
+            sid: "CreateTheRecord",
+            actions: &["logs:CreateLogStream"],
+            resources: vec![record.clone()],
+            condition: None,
+            commands: RUN,
+        },
+        Grant {
             sid: "WriteTheRecord",
-            actions: &["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources: vec![arn(
-                "logs",
-                format!(
-                    "log-group:{}:log-stream:ecs-migrate/{}",
-                    s.log_group, s.migration_family
-                ),
-            )],
+            actions: &["logs:PutLogEvents"],
+            resources: vec![record],
             condition: None,
             commands: RECORD,
         },

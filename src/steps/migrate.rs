@@ -113,6 +113,9 @@ pub async fn migrate(
         .and_then(|f| f.task.as_ref())
         .and_then(|t| t.migration.digest.clone());
     let mut report = assemble(plan, trail, out);
+    if report.task_arn.is_some() {
+        report.record = Some(false);
+    }
     if plan.record.enabled && report.task_arn.is_some() {
         let written = record_verdict(recorder, launch_written, &report, digest, observer).await;
         if let Err(why) = &written {

@@ -339,6 +339,15 @@ pub fn stats(region: &str) -> Value {
     serde_json::from_str::<Value>(body).unwrap()[region].clone()
 }
 
+/// Forgets what the emulator was asked in the world's region so far.
+pub fn clear_stats(w: &World) {
+    http(
+        "DELETE",
+        &format!("/_emulator/stats?region={}", w.region),
+        "",
+    );
+}
+
 /// Starts `ecs-migrate run --cluster … --container rails <args>` with piped output; stderr
 /// lines arrive on the receiver as they are written.
 pub fn spawn_run(w: &World, args: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {

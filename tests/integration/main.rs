@@ -6,6 +6,7 @@ mod common;
 
 mod gate;
 mod iam_policy;
+mod record;
 mod reliability;
 mod render;
 mod right_call;
