@@ -167,12 +167,12 @@ pub fn revert_plan(args: &RevertArgs) -> Result<RevertPlan> {
     };
     // the command is the record's; this placeholder only passes the preset checks
     let placeholder = ["revert".to_string()];
-    let mut run = migration_plan(target, None, &placeholder, &args.migration, on_abort)?;
     if !args.migration.sets.is_empty() {
         return Err(Error::usage(
             "revert takes no --set: its versions come from the record",
         ));
     }
+    let mut run = migration_plan(target, None, &placeholder, &args.migration, on_abort)?;
     run.dry_run = args.dry_run;
     run.record.kind = Kind::Revert;
     run.overrides.preset = Some("revert".into());
