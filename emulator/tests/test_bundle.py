@@ -229,15 +229,22 @@ def test_slow_migration_stopped_midway_leaves_nothing_of_it(tmp_path):
                                cwd=IMAGES / "rails-next", env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
-    def in_its_transaction() -> bool:
-        """The migration holds the database's write lock (its add_column is not committed)."""
-        with sqlite3.connect(tmp_path / "db.sqlite3", timeout=0, isolation_level=None) as db:
-            try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError:
-                return True
+    def locked() -> bool:
+        """Someone holds the database's write lock."""
+        db = sqlite3.connect(tmp_path / "db.sqlite3", timeout=0, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
             db.execute("ROLLBACK")
-        return False
+            return False
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            db.close()
+
+    def in_its_transaction() -> bool:
+        """The migration holds the write lock, its add_column uncommitted, and keeps holding
+        it (not one of the brief writes before it)."""
+        return locked() and not time.sleep(0.3) and locked()
 
     try:
         wait_until(in_its_transaction, 20, "the slow migration inside its transaction")
