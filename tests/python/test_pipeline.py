@@ -111,7 +111,7 @@ def test_rendered_appspec_structure(tmp_path):
 
 def test_docs_name_only_flags_that_exist():
     helps = ""
-    for sub in ("run", "render", "gate", "iam-policy"):
+    for sub in ("run", "render", "gate", "iam-policy", "history", "logs", "revert"):
         helps += subprocess.run([str(BIN), sub, "--help"], capture_output=True, text=True, check=True).stdout
     documented = set()
     docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "buildspec-migrate.yml"]
