@@ -451,7 +451,10 @@ async fn bad_input_to_the_record_commands_is_one_line_and_changes_nothing() {
             with(&["history", "--migration-family", "bad name"], &[]),
             "--migration-family 'bad name' is not a valid family name",
         ),
-        (with(&["history", "--limit", "0"], &at), "--limit must be between 1 and 1000"),
+        (
+            with(&["history", "--limit", "0"], &at),
+            "--limit must be between 1 and 1000",
+        ),
         (
             with(&["history", "--migration-family", "never-migrated"], &[]),
             "no migration task definition family never-migrated",
@@ -498,7 +501,16 @@ async fn a_signal_detaches_logs_follow_and_the_task_runs_on() {
     let (mut runner, rx) = spawn(
         &w,
         "run",
-        &["--service", "ass-staging", "--image", &image, "--", "sh", "-c", "echo working; sleep 30"],
+        &[
+            "--service",
+            "ass-staging",
+            "--image",
+            &image,
+            "--",
+            "sh",
+            "-c",
+            "echo working; sleep 30",
+        ],
     );
     wait_for(&rx, "task RUNNING");
     let until = Instant::now() + Duration::from_secs(20);
@@ -511,7 +523,15 @@ async fn a_signal_detaches_logs_follow_and_the_task_runs_on() {
     let cluster = w.s("cluster");
     let mut follower = w
         .cmd()
-        .args(["logs", "latest", "--follow", "--cluster", &cluster, "--service", "ass-staging"])
+        .args([
+            "logs",
+            "latest",
+            "--follow",
+            "--cluster",
+            &cluster,
+            "--service",
+            "ass-staging",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -521,12 +541,21 @@ async fn a_signal_detaches_logs_follow_and_the_task_runs_on() {
     wait_for(&err, "following");
     wait_for(&out, "working");
     let pid = follower.id().to_string();
-    std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
     let status = follower.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     let rest = common::rest(&err);
-    assert!(rest.contains("was left running (logs never stops a task)"), "{rest}");
-    assert_eq!(stats(&w.region)["calls"]["StopTask"].as_u64().unwrap_or(0), 0);
+    assert!(
+        rest.contains("was left running (logs never stops a task)"),
+        "{rest}"
+    );
+    assert_eq!(
+        stats(&w.region)["calls"]["StopTask"].as_u64().unwrap_or(0),
+        0
+    );
     let tasks = common::tasks(&w).await;
     assert_eq!(tasks[0].last_status(), Some("RUNNING"));
     // no verdict was recorded for it: it has none yet

@@ -166,7 +166,9 @@ async fn a_failing_migration_passes_its_exit_code_through() {
     // Rails' error report is on stderr, unbuffered; its stdout is buffered in a container, so
     // in the task's log the report lands before the migration lines it belongs to
     let report = out.find("rails aborted!").expect("Rails' error report");
-    let migrating = out.find("AddUniqueIndexToUsers: migrating").expect("the migration's lines");
+    let migrating = out
+        .find("AddUniqueIndexToUsers: migrating")
+        .expect("the migration's lines");
     assert!(report < migrating, "{out}");
     assert!(
         out.contains("(See full trace by running task with --trace)"),
