@@ -11,7 +11,11 @@ For a service whose deploymentConfiguration has `strategy: BLUE_GREEN` (ECS cont
   now + the hook's timeoutInMinutes, or `hook_timeout_seconds` when that knob is set) and waits
   for ContinueServiceDeployment: CONTINUE → on to SUCCESSFUL; ROLLBACK → ROLLBACK_IN_PROGRESS →
   ROLLBACK_SUCCESSFUL with the service back on the source revision's task definition. At the
-  expiry the hook is TIMED_OUT and its `timeoutAction` applies.
+  expiry the hook is TIMED_OUT and its `timeoutAction` applies. At a stage with an AWS_LAMBDA hook
+  it invokes the function `hookTargetArn` names (lambdas.py) with ECS's event and handles the
+  answer as ECS does: IN_PROGRESS → again after `callBackDelay` with the returned hookDetails
+  merged in, SUCCEEDED → on, FAILED / an invalid answer / a function error or timeout / the hook's
+  timeout → rollback (the hook's `timeoutAction` for its timeout).
 * ListServiceDeployments, DescribeServiceDeployments, DescribeServiceRevisions and
   ContinueServiceDeployment answer in the shapes of botocore's ECS model; DescribeServices gains
   the recorded `deploymentConfiguration` (moto drops it).
@@ -28,6 +32,8 @@ from typing import Any
 
 from moto.ecs.models import ecs_backends
 
+import lambdas
+import stats
 from faults import FAULTS
 
 ACCOUNT = "123456789012"
@@ -36,6 +42,10 @@ STAGES = [
     "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT",
     "BAKE_TIME", "CLEAN_UP",
 ]
+HOOK_STAGES = {"RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
+               "POST_TEST_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT",
+               "POST_PRODUCTION_TRAFFIC_SHIFT"}   # DeploymentLifecycleHookStage
+HOOK_STATUSES = ("SUCCEEDED", "FAILED", "IN_PROGRESS")  # a Lambda hook's answers
 ACTIVE = {"PENDING", "IN_PROGRESS", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "STOP_REQUESTED"}
 _LOCK = threading.RLock()
 
@@ -54,10 +64,15 @@ class Hook:
     status: str = "AWAITING_ACTION"
     action: str | None = None
     decided: threading.Event = field(default_factory=threading.Event)
+    target_type: str = "PAUSE"
+    target_arn: str | None = None
 
     def detail(self) -> dict[str, Any]:
-        return {"hookId": self.hook_id, "targetType": "PAUSE", "status": self.status,
-                "expiresAt": self.expires_at, "timeoutAction": self.timeout_action}
+        out = {"hookId": self.hook_id, "targetType": self.target_type, "status": self.status,
+               "expiresAt": self.expires_at, "timeoutAction": self.timeout_action}
+        if self.target_arn:
+            out["targetArn"] = self.target_arn
+        return out
 
 
 @dataclass
@@ -185,11 +200,19 @@ def _deployment_arn(region: str, key: tuple[str, str, str]) -> str:
             f"{uuid.uuid4().hex[:22]}")
 
 
-def _pause_hook(config: dict[str, Any], stage: str) -> dict[str, Any] | None:
-    for hook in config.get("lifecycleHooks") or []:
-        if hook.get("targetType") == "PAUSE" and stage in (hook.get("lifecycleStages") or []):
-            return hook
-    return None
+def _hooks_at(config: dict[str, Any], stage: str) -> list[dict[str, Any]]:
+    return [hook for hook in config.get("lifecycleHooks") or []
+            if hook.get("targetType") in ("PAUSE", "AWS_LAMBDA")
+            and stage in (hook.get("lifecycleStages") or [])]
+
+
+def _hook_seconds(dep: Deployment, hook_conf: dict[str, Any]) -> float:
+    """How long a hook may take: its timeoutInMinutes (60 when unset), or the region's
+    `hook_timeout_seconds` knob."""
+    region = dep.service_key[0]
+    timeout = hook_conf.get("timeoutConfiguration") or {}
+    override = (FAULTS.get("hook_timeout_seconds", region=region) or {}).get(region)
+    return float(override or 60 * int(timeout.get("timeoutInMinutes", 60)))
 
 
 def _walk(dep: Deployment) -> None:
@@ -201,37 +224,174 @@ def _walk(dep: Deployment) -> None:
             if dep.status != "IN_PROGRESS":
                 return
             dep.stage = stage
+        stats.deployment_stage(dep.service_key[0], dep.arn, stage)
         time.sleep(step)
-        hook_conf = _pause_hook(dep.config, stage)
-        if not hook_conf:
-            continue
-        timeout = hook_conf.get("timeoutConfiguration") or {}
-        override = (FAULTS.get("hook_timeout_seconds", region=dep.service_key[0]) or {}).get(dep.service_key[0])
-        seconds = override or 60 * int(timeout.get("timeoutInMinutes", 60))
-        hook = Hook(hook_id=uuid.uuid4().hex, expires_at=time.time() + float(seconds),
-                    timeout_action=timeout.get("action", "ROLLBACK"))
-        with _LOCK:
-            dep.hooks.append(hook)
-        decided = hook.decided.wait(max(0.0, hook.expires_at - time.time()))
-        with _LOCK:
-            if not decided:
-                hook.status, hook.action = "TIMED_OUT", hook.timeout_action
+        for hook_conf in _hooks_at(dep.config, stage):
+            with _LOCK:
+                if dep.status != "IN_PROGRESS":
+                    return
+            if hook_conf.get("targetType") == "AWS_LAMBDA":
+                reason = _lambda_hook(dep, stage, hook_conf)
             else:
-                hook.status = "SUCCEEDED"
-            action = hook.action
-        if action == "ROLLBACK":
-            return _roll_back(dep, f"lifecycle hook {hook.hook_id} at {stage}: "
-                                   + ("timed out" if not decided else "ROLLBACK requested"))
+                reason = _pause_hook(dep, stage, hook_conf)
+            if reason:
+                return _roll_back(dep, reason)
     with _LOCK:
+        if dep.status != "IN_PROGRESS":
+            return
         dep.status, dep.finished_at = "SUCCESSFUL", time.time()
         CURRENT[dep.service_key] = dep.target
 
 
+def _pause_hook(dep: Deployment, stage: str, hook_conf: dict[str, Any]) -> str | None:
+    """A PAUSE hook: AWAITING_ACTION until ContinueServiceDeployment or its expiry. The
+    rollback reason, or None to go on."""
+    timeout = hook_conf.get("timeoutConfiguration") or {}
+    hook = Hook(hook_id=uuid.uuid4().hex, expires_at=time.time() + _hook_seconds(dep, hook_conf),
+                timeout_action=timeout.get("action", "ROLLBACK"))
+    with _LOCK:
+        dep.hooks.append(hook)
+    decided = hook.decided.wait(max(0.0, hook.expires_at - time.time()))
+    with _LOCK:
+        if not decided:
+            hook.status, hook.action = "TIMED_OUT", hook.timeout_action
+        else:
+            hook.status = "SUCCEEDED"
+        action = hook.action
+    if action == "ROLLBACK":
+        return (f"lifecycle hook {hook.hook_id} at {stage}: "
+                + ("timed out" if not decided else "ROLLBACK requested"))
+    return None
+
+
+def _weights(dep: Deployment, stage: str, after: str) -> dict[str, int]:
+    """All traffic on the target revision once `after` was entered, else on the source."""
+    shifted = STAGES.index(stage) >= STAGES.index(after) or not dep.sources
+    return {(dep.target if shifted else dep.sources[0]): 100}
+
+
+def _lambda_hook(dep: Deployment, stage: str, hook_conf: dict[str, Any]) -> str | None:
+    """An AWS_LAMBDA hook, as ECS runs it: the function is invoked with the hook event (one
+    executionId for the whole hook execution) until it answers SUCCEEDED (None: go on) or the
+    hook fails (the rollback reason). Its timeout bounds the whole execution."""
+    region = dep.service_key[0]
+    timeout = hook_conf.get("timeoutConfiguration") or {}
+    seconds = _hook_seconds(dep, hook_conf)
+    arn = str(hook_conf.get("hookTargetArn") or "")
+    hook = Hook(hook_id=uuid.uuid4().hex, expires_at=time.time() + seconds,
+                timeout_action=timeout.get("action", "ROLLBACK"), status="IN_PROGRESS",
+                target_type="AWS_LAMBDA", target_arn=arn)
+    with _LOCK:
+        dep.hooks.append(hook)
+    label = f"lifecycle hook {hook.hook_id} (AWS_LAMBDA {arn}) at {stage}"
+    function = arn.split(":function:", 1)[-1].split(":", 1)[0]
+    execution_id = str(uuid.uuid4())
+    details = hook_conf.get("hookDetails")
+
+    def fail(why: str) -> str:
+        with _LOCK:
+            hook.status = "FAILED"
+        return f"{label}: {why}"
+
+    def expired() -> str | None:
+        with _LOCK:
+            hook.status, hook.action = "TIMED_OUT", hook.timeout_action
+        if hook.timeout_action == "ROLLBACK":
+            return f"{label}: timed out after {seconds:g} s"
+        return None
+
+    def stopped() -> bool:
+        with _LOCK:
+            return dep.status != "IN_PROGRESS" or hook.decided.is_set()
+
+    while True:
+        if stopped():
+            return None
+        event = {
+            "executionId": execution_id, "lifecycleStage": stage, "resourceArn": dep.arn,
+            "executionDetails": {
+                "serviceArn": dep.service_arn, "targetServiceRevisionArn": dep.target,
+                "testTrafficWeights": _weights(dep, stage, "POST_TEST_TRAFFIC_SHIFT"),
+                "productionTrafficWeights": _weights(dep, stage, "POST_PRODUCTION_TRAFFIC_SHIFT"),
+            },
+            "hookDetails": details,
+        }
+        payload = json.dumps(event).encode()
+        copies = max(1, int(FAULTS.get("lambda_duplicate_invocations", 1, region=region) or 1))
+        answered: list[lambdas.Result] = []
+        any_done = threading.Event()
+
+        def record(call: lambdas.Call, sent: Any = details) -> None:
+            call.done.wait()
+            result = call.result
+            assert result is not None
+            answer, error = None, result.error
+            if result.payload is not None:
+                try:
+                    answer = json.loads(result.payload)
+                except ValueError:
+                    error = "the answer is not JSON: " + result.payload[:200].decode(errors="replace")
+            stats.lambda_invocation(region, {
+                "function": function, "stage": stage, "executionId": execution_id,
+                "hookDetails": sent, "answer": answer, "error": error,
+                "startedAt": result.started_at, "seconds": round(result.seconds, 3)})
+            with _LOCK:
+                answered.append(result)
+            any_done.set()
+
+        for _ in range(copies):
+            call = lambdas.invoke_async(region, arn, payload)
+            threading.Thread(target=record, args=(call,), daemon=True).start()
+        while not any_done.wait(0.05):
+            if stopped():
+                return None
+            if time.time() >= hook.expires_at:
+                return expired()
+        with _LOCK:
+            result = answered[0]
+        if result.error:
+            return fail(f"the invocation failed: {result.error}")
+        try:
+            answer = json.loads(result.payload or b"")
+        except ValueError:
+            return fail("invalid answer (not JSON): "
+                        + (result.payload or b"")[:200].decode(errors="replace"))
+        status = answer.get("hookStatus") if isinstance(answer, dict) else None
+        if status not in HOOK_STATUSES:
+            return fail(f"invalid answer (hookStatus must be one of {', '.join(HOOK_STATUSES)}): "
+                        + json.dumps(answer)[:200])
+        if status == "FAILED":
+            return fail("the function answered hookStatus FAILED")
+        if status == "SUCCEEDED":
+            with _LOCK:
+                hook.status = "SUCCEEDED"
+            return None
+        delay = answer.get("callBackDelay", 30)
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
+            return fail(f"invalid answer (callBackDelay {delay!r})")
+        returned = answer.get("hookDetails")
+        if isinstance(returned, dict) and isinstance(details, dict):
+            details = {**details, **returned}
+        elif returned is not None:
+            details = returned
+        wake = min(time.time() + float(delay), hook.expires_at)
+        while time.time() < wake:
+            if stopped():
+                return None
+            time.sleep(min(0.05, max(0.0, wake - time.time())))
+        if time.time() >= hook.expires_at:
+            return expired()
+
+
 def _roll_back(dep: Deployment, reason: str) -> None:
     with _LOCK:
+        if dep.status != "IN_PROGRESS":
+            return
         dep.status, dep.reason = "ROLLBACK_IN_PROGRESS", reason
     time.sleep(FAULTS.get_float("stage_seconds", region=dep.service_key[0]))
     with _LOCK:
+        if dep.status != "ROLLBACK_IN_PROGRESS":
+            return
         region, cluster, name = dep.service_key
         if dep.sources:
             _service(region, cluster, name).task_definition = REVISIONS[dep.sources[0]]["taskDefinition"]
@@ -239,6 +399,43 @@ def _roll_back(dep: Deployment, reason: str) -> None:
 
 
 # --- the API ---------------------------------------------------------------------------------
+
+def validate(request: dict[str, Any]) -> None:
+    """CreateService/UpdateService: the lifecycle hooks ECS would refuse
+    (InvalidParameterException) never reach moto."""
+    hooks = (request.get("deploymentConfiguration") or {}).get("lifecycleHooks")
+    if hooks is None:
+        return
+    if not isinstance(hooks, list):
+        raise ApiError("InvalidParameterException", "lifecycleHooks must be a list.")
+    for i, hook in enumerate(hooks):
+        where = f"deploymentConfiguration.lifecycleHooks[{i}]"
+        kind = hook.get("targetType") if isinstance(hook, dict) else None
+        if kind not in ("AWS_LAMBDA", "PAUSE"):
+            raise ApiError("InvalidParameterException",
+                           f"Invalid targetType {kind!r} in {where}: it must be AWS_LAMBDA or PAUSE.")
+        if kind == "AWS_LAMBDA":
+            for key, what in (("hookTargetArn", "the ARN of the Lambda function to invoke"),
+                              ("roleArn", "the IAM role Amazon ECS assumes to invoke the function")):
+                if not hook.get(key):
+                    raise ApiError("InvalidParameterException",
+                                   f"{where}.{key} is required for a lifecycle hook with targetType "
+                                   f"AWS_LAMBDA: {what}.")
+            if not str(hook["hookTargetArn"]).startswith("arn:aws:lambda:"):
+                raise ApiError("InvalidParameterException",
+                               f"{where}.hookTargetArn must be a Lambda function ARN.")
+        stages = hook.get("lifecycleStages")
+        if not stages or not isinstance(stages, list):
+            raise ApiError("InvalidParameterException", f"{where}.lifecycleStages must not be empty.")
+        bad = [s for s in stages if s not in HOOK_STAGES]
+        if bad:
+            raise ApiError("InvalidParameterException",
+                           f"Invalid lifecycle stage(s) {', '.join(map(str, bad))} in {where}.")
+        minutes = (hook.get("timeoutConfiguration") or {}).get("timeoutInMinutes")
+        if minutes is not None and not (isinstance(minutes, int) and 1 <= minutes <= 20160):
+            raise ApiError("InvalidParameterException",
+                           f"{where}.timeoutConfiguration.timeoutInMinutes must be 1 to 20160.")
+
 
 def list_service_deployments(region: str, req: dict[str, Any]) -> dict[str, Any]:
     if "service" not in req:

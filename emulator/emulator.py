@@ -5,7 +5,8 @@ Prints `http://127.0.0.1:PORT` as its first stdout line, then serves until kille
 ECS, EC2, SSM, Secrets Manager, ECR, CloudWatch Logs and STS are served by moto (all on the
 same port: requests are dispatched by their X-Amz-Target / Action); the native blue/green
 deployment APIs moto lacks by deployments.py; CloudWatch Logs writes AWS would refuse are refused
-(cwlogs.py). The control endpoint `/_emulator/faults` sets the fault knobs of faults.py.
+(cwlogs.py). The control endpoint `/_emulator/faults` sets the fault knobs of faults.py;
+`/_emulator/lambda` registers local Lambda functions (lambdas.py) for AWS_LAMBDA lifecycle hooks.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import agent
 import cwlogs
 import deployments
 import idempotency
+import lambdas
 import stats
 from faults import FAULTS
 
@@ -154,6 +156,13 @@ class FaultMiddleware:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length)
         region = stats.region_of(environ)
+        if api in ("CreateService", "UpdateService"):
+            try:
+                deployments.validate(json.loads(body or b"{}"))
+            except deployments.ApiError as exc:
+                return _error(start_response, 400, exc.code, exc.message)
+            except ValueError as exc:
+                return _error(start_response, 400, "SerializationException", str(exc))
         status, headers, data = self._moto(environ, body)
         if status.startswith("200"):
             request = json.loads(body or b"{}")
@@ -194,6 +203,25 @@ class FaultMiddleware:
         start_response(status, [*headers, ("Content-Length", str(len(data)))])
         return [data]
 
+    def lambda_control(self, environ: Environ, start_response: StartResponse, method: str,
+                       region: str | None) -> Iterable[bytes]:
+        """`POST /_emulator/lambda?region=R` registers (or replaces) a local Lambda function;
+        `GET` lists R's functions (lambdas.py)."""
+        if not region:
+            return _json(start_response, "400 Bad Request", {"message": "?region=R is required"})
+        if method == "GET":
+            return _json(start_response, "200 OK", lambdas.listing(region))
+        if method != "POST":
+            return _json(start_response, "405 Method Not Allowed", {"message": "GET or POST"})
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            if not isinstance(request, dict):
+                raise lambdas.LambdaError("the body must be a JSON object")
+            return _json(start_response, "200 OK", lambdas.register(region, request))
+        except (lambdas.LambdaError, ValueError) as exc:
+            return _json(start_response, "400 Bad Request", {"message": str(exc)})
+
     def control(self, environ: Environ, start_response: StartResponse, path: str) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/_emulator/health":
@@ -202,12 +230,17 @@ class FaultMiddleware:
             query = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
             if method == "DELETE":
                 stats.clear(query.get("region"))
-            return _json(start_response, "200 OK", stats.snapshot(query.get("region")))
+            snapshot = stats.snapshot(query.get("region"))
+            for r, doc in snapshot.items():
+                doc["lambda_log_files"] = lambdas.log_files(r)
+            return _json(start_response, "200 OK", snapshot)
         query = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
         region = query.get("region")
         if path == "/_emulator/reset" and method == "POST" and region:
             reset_region(region)
             return _json(start_response, "200 OK", {"reset": region})
+        if path == "/_emulator/lambda":
+            return self.lambda_control(environ, start_response, method, region)
         if path != "/_emulator/faults":
             return _json(start_response, "404 Not Found", {"message": f"no such control path {path}"})
         if method == "POST":
@@ -234,6 +267,7 @@ def reset_region(region: str) -> None:
 
     agent.forget(region)
     deployments.forget(region)
+    lambdas.forget(region)
     idempotency.forget(region)
     for service in RESET_SERVICES:
         for account_backends in get_backend(service).values():
@@ -259,14 +293,17 @@ def main() -> None:
     app = FaultMiddleware(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     atexit.register(agent.kill_all)
+    atexit.register(lambdas.kill_all)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     host, port = server.server_address[:2]
+    lambdas.EMULATOR_URL = f"http://{host}:{port}"
     print(f"http://{host}:{port}", flush=True)
     if args.exit_on_stdin_eof:
         def watch_stdin() -> None:
             while sys.stdin.buffer.read(4096):
                 pass
             agent.kill_all()
+            lambdas.kill_all()
             os._exit(0)
 
         threading.Thread(target=watch_stdin, daemon=True).start()

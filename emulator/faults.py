@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     # {"eu-west-1": 5}: PAUSE hooks of deployments in that region expire after this many
     # seconds instead of their timeoutInMinutes
     "hook_timeout_seconds": {},
+    # AWS_LAMBDA hooks: each invocation is sent this many times at once (Lambda's at-least-once
+    # delivery); ECS goes on with the first answer
+    "lambda_duplicate_invocations": 1,
     # API faults
     "latency": {},  # {"GetLogEvents": 5.0}: every call of that API answers this many seconds late
     "throttle": {},  # {"DescribeTasks": 0.5}: that share of calls gets ThrottlingException

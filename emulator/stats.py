@@ -1,6 +1,9 @@
 """What the emulator was asked, per region: API call counts and when each call arrived, RunTask
 client tokens, when StopTask calls arrived, the faults it served (and when), and the IAM actions (`ecs:RunTask`) of the calls ecs-migrate made (its
-User-Agent carries `app/ecs-migrate`), which the `iam-policy` tests compare with the policy.
+User-Agent carries `app/ecs-migrate`), which the `iam-policy` tests compare with the policy; the
+Lambda lifecycle hooks' invocations (`lambda_invocations`) and the stages each native blue/green
+deployment entered (`deployment_stages`); emulator.py adds the registered functions' log files
+(`lambda_log_files`).
 
 `GET /_emulator/stats?region=R` shows them, `DELETE` clears them. Tests and the benchmark use
 this to count API calls per task-minute and to check that SDK retries carry one token.
@@ -21,6 +24,10 @@ _STOPS: dict[str, list[float]] = defaultdict(list)  # when StopTask calls arrive
 _ACTIONS: dict[str, Counter[str]] = defaultdict(Counter)  # ecs-migrate's calls, as IAM actions
 _FAULTS: dict[str, Counter[str]] = defaultdict(Counter)  # faults served (5xx, throttling), by API
 _FAULT_TIMES: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+# Lambda lifecycle hooks (deployments.py): every invocation, and the stages each native
+# blue/green deployment entered, in order
+_INVOCATIONS: dict[str, list[dict[str, Any]]] = defaultdict(list)
+_STAGES: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
 _TIMES: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
 # The X-Amz-Target prefix of each JSON-protocol service -> its IAM service prefix.
 IAM_PREFIX = {
@@ -62,9 +69,20 @@ def run_task_token(region: str, token: str | None) -> None:
         _TOKENS[region].append(token)
 
 
+def lambda_invocation(region: str, record: dict[str, Any]) -> None:
+    with _LOCK:
+        _INVOCATIONS[region].append(record)
+
+
+def deployment_stage(region: str, deployment: str, stage: str) -> None:
+    with _LOCK:
+        _STAGES[region][deployment].append(stage)
+
+
 def snapshot(region: str | None) -> dict[str, Any]:
     with _LOCK:
-        regions = [region] if region else sorted(set(_CALLS) | set(_TOKENS))
+        regions = [region] if region else sorted(set(_CALLS) | set(_TOKENS) | set(_INVOCATIONS)
+                                                 | set(_STAGES))
         return {
             r: {
                 "calls": dict(_CALLS.get(r, {})),
@@ -74,6 +92,8 @@ def snapshot(region: str | None) -> dict[str, Any]:
                 "faults_served": dict(_FAULTS.get(r, {})),
                 "fault_times": {k: list(v) for k, v in _FAULT_TIMES.get(r, {}).items()},
                 "call_times": {k: list(v) for k, v in _TIMES.get(r, {}).items()},
+                "lambda_invocations": [dict(i) for i in _INVOCATIONS.get(r, [])],
+                "deployment_stages": {k: list(v) for k, v in _STAGES.get(r, {}).items()},
             }
             for r in regions
         }
@@ -81,7 +101,8 @@ def snapshot(region: str | None) -> dict[str, Any]:
 
 def clear(region: str | None) -> None:
     with _LOCK:
-        for table in (_CALLS, _TOKENS, _STOPS, _ACTIONS, _TIMES, _FAULTS, _FAULT_TIMES):
+        for table in (_CALLS, _TOKENS, _STOPS, _ACTIONS, _TIMES, _FAULTS, _FAULT_TIMES,
+                      _INVOCATIONS, _STAGES):
             if region:
                 table.pop(region, None)
             else:
