@@ -314,8 +314,9 @@ def _lambda_hook(dep: Deployment, stage: str, hook_conf: dict[str, Any]) -> str 
                 "testTrafficWeights": _weights(dep, stage, "POST_TEST_TRAFFIC_SHIFT"),
                 "productionTrafficWeights": _weights(dep, stage, "POST_PRODUCTION_TRAFFIC_SHIFT"),
             },
-            "hookDetails": details,
         }
+        if details is not None:
+            event["hookDetails"] = details
         payload = json.dumps(event).encode()
         copies = max(1, int(FAULTS.get("lambda_duplicate_invocations", 1, region=region) or 1))
         answered: list[lambdas.Result] = []

@@ -110,7 +110,8 @@ def test_reset_kills_the_regions_tasks_and_a_fresh_seed_starts_empty(world, emul
     stats = emulator.control("GET", f"/_emulator/stats?region={world.region}")[world.region]
     assert stats == {"calls": {}, "run_task_tokens": [], "stop_task_times": [],
                      "ecs_migrate_actions": {}, "faults_served": {}, "fault_times": {},
-                     "call_times": {}}, stats
+                     "call_times": {}, "lambda_invocations": [], "deployment_stages": {},
+                     "lambda_log_files": {}}, stats
     assert world.knobs() == emulator.control("GET", "/_emulator/faults"), "its knobs are gone"
     gone = world.ecs.describe_clusters(clusters=[world.cluster])
     assert gone["clusters"] == [] and gone["failures"][0]["reason"] == "MISSING", gone
