@@ -95,6 +95,19 @@ def _project() -> Path:
         return _PROJECT
 
 
+def _control_plane_path() -> str:
+    """cargo-lambda runs `cargo metadata`: PATH, plus cargo's own bin directory if cargo is not
+    on it."""
+    path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+    if shutil.which("cargo", path=path):
+        return path
+    home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo") / "bin"
+    if not shutil.which("cargo", path=str(home)):
+        raise LambdaError("cargo-lambda needs cargo (it reads a Cargo project's metadata): none on "
+                          f"PATH or in {home}")
+    return path + os.pathsep + str(home)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -141,6 +154,9 @@ class _Front(ThreadingHTTPServer):
     def __init__(self, env: "Environment"):
         self.env = env
         super().__init__(("127.0.0.1", 0), _FrontHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a runtime gone (killed with its environment) mid-request
 
 
 class _FrontHandler(BaseHTTPRequestHandler):
@@ -237,7 +253,8 @@ class Environment:
             [CARGO_LAMBDA, "lambda", "watch", "--only-lambda-apis", "--ignore-changes",
              "-A", "127.0.0.1", "-P", str(self.control_port)],
             cwd=_project(), stdin=subprocess.DEVNULL, stdout=control_log, stderr=control_log,
-            env={**os.environ, "CARGO_NET_OFFLINE": "true", "NO_COLOR": "1"},
+            env={**os.environ, "PATH": _control_plane_path(), "CARGO_NET_OFFLINE": "true",
+                 "NO_COLOR": "1"},
             start_new_session=True)
         control_log.close()
         deadline = time.monotonic() + START_TIMEOUT
@@ -441,8 +458,8 @@ class Function:
             raise
 
     def stop(self) -> None:
-        with self.cond:
-            self.stopped = True
+        with self.cond, _LOG_LOCK:
+            self.stopped = True  # nothing more lands in CloudWatch Logs (the region may be reset)
             self.cond.notify_all()
         for env in self.envs:
             env.stop()

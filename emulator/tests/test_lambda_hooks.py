@@ -112,9 +112,11 @@ def test_succeeded_deploys_the_new_task_definition(world):
     # the function's lines, and Lambda's START/END/REPORT, in /aws/lambda/<name> and the log file
     lines = wait_until(lambda: [m for m in log_messages(world) if "stage=PRE_SCALE_UP" in m], 5,
                        "the function's line in CloudWatch Logs")
-    # the deadline the runtime got is a real one: now + the function's timeout (5 s)
+    # the deadline the runtime got is a real one: now + the function's timeout (5 s), and the
+    # invoked function's ARN is the function's (cargo-lambda says 600000 and "function-arn")
     remaining = int(lines[0].rsplit("remaining_ms=", 1)[1])
-    assert 3000 < remaining <= 5000, lines[0]
+    assert 2000 < remaining <= 5000, lines[0]
+    assert f"arn={arn} " in lines[0], lines[0]
     messages = log_messages(world)
     assert any(m.startswith("START RequestId: ") for m in messages), messages
     assert any(m.startswith("REPORT RequestId: ") for m in messages), messages
@@ -266,4 +268,22 @@ def test_replacing_and_reset_stop_the_processes(world, emulator):
     assert len(new) == 2 and all(_alive(p) for p in new)
     emulator.reset(world.region)
     wait_until(lambda: not any(_alive(p) for p in new), 5, "the reset region's processes gone")
+    assert emulator.control("GET", f"/_emulator/lambda?region={world.region}") == {"functions": []}
+
+
+@pytest.mark.parametrize("body,message", [
+    ({"command": ["/bin/true"]}, "name"),
+    ({"name": "bad name", "command": ["/bin/true"]}, "name"),
+    ({"name": "f", "command": "/bin/true"}, "command"),
+    ({"name": "f", "command": ["/bin/true"], "concurrency": 0}, "concurrency"),
+    ({"name": "f", "command": ["/bin/true"], "timeout": 0}, "timeout"),
+    ({"name": "f", "command": ["/no/such/bootstrap"]}, "cannot run /no/such/bootstrap"),
+])
+def test_register_refuses_bad_requests(world, emulator, body, message):
+    import urllib.error
+
+    with pytest.raises(urllib.error.HTTPError) as err:
+        emulator.control("POST", f"/_emulator/lambda?region={world.region}", body)
+    assert err.value.code == 400
+    assert message in json.loads(err.value.read())["message"]
     assert emulator.control("GET", f"/_emulator/lambda?region={world.region}") == {"functions": []}
