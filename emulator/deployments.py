@@ -326,6 +326,9 @@ def _lambda_hook(dep: Deployment, stage: str, hook_conf: dict[str, Any]) -> str 
             call.done.wait()
             result = call.result
             assert result is not None
+            with _LOCK:
+                if dep.status == "STOPPED":
+                    return  # the region was reset: nothing lands in its new world
             answer, error = None, result.error
             if result.payload is not None:
                 try:
