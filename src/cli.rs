@@ -168,6 +168,8 @@ pub enum IamCommand {
     Gate,
     /// history and logs (revert needs run and read)
     Read,
+    /// the Lambda lifecycle hook function's role
+    Hook,
     All,
 }
 

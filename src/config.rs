@@ -5,9 +5,14 @@ use crate::cli::{
     self, GateArgs, GateOnAbort, HistoryArgs, IamCommand, IamPolicyArgs, LogsArgs, MigrationArgs,
     RecordArgs, RenderArgs, RenderFormat, RevertArgs, RunArgs, RunOnAbort, TargetArgs,
 };
+use std::time::Duration;
+
+use clap::Parser;
+
 use crate::error::{Error, Result};
 use crate::plan::connection::Connection;
 use crate::plan::duration::{POLL_CEILING, POLL_MIN, STOP_GRACE};
+use crate::plan::hook_event::{self, HookEvent};
 use crate::plan::iam;
 use crate::plan::image::{self, ImageRef};
 use crate::plan::job::{Job, Printing, Shape};
@@ -251,6 +256,7 @@ pub fn iam_plan(args: &IamPolicyArgs) -> Result<(Vec<iam::Command>, iam::Scope)>
             IamCommand::Render => vec![iam::Command::Render],
             IamCommand::Gate => vec![iam::Command::Gate],
             IamCommand::Read => vec![iam::Command::Read],
+            IamCommand::Hook => vec![iam::Command::Hook],
             IamCommand::All => iam::Command::ALL.to_vec(),
         })
         .collect();
@@ -410,6 +416,66 @@ pub fn gate_plan(args: &GateArgs) -> Result<GatePlan> {
         },
         hook_wait: args.hook_wait,
     })
+}
+
+/// The Lambda hook's plan for one invocation: `hookDetails` as `gate`'s command line
+/// (plan::hook_event), the function's ECS_MIGRATE_* environment under it; the RunTask token
+/// and the started-by tag are the deployment's, and a duplicate invocation follows the same
+/// migration rather than refusing it.
+pub fn hook_plan(event: &HookEvent) -> Result<GatePlan> {
+    let argv = event.argv()?;
+    let cli = cli::Cli::try_parse_from(&argv).map_err(|e| {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        Error::usage(format!(
+            "the hook's configuration: {}",
+            first.strip_prefix("error: ").unwrap_or(first)
+        ))
+        .with_hint("check hookDetails and the function's ECS_MIGRATE_* environment")
+    })?;
+    let cli::Command::Gate(args) = cli.command else {
+        return Err(Error::usage("the hook's configuration is not a gate's"));
+    };
+    let mut plan = gate_plan(&args)?;
+    plan.run.record.kind = Kind::Hook;
+    plan.run.client_token = Some(hook_event::client_token(&event.deployment_arn));
+    plan.run.caller = hook_event::caller(&event.deployment_arn);
+    plan.run.attach = true;
+    Ok(plan)
+}
+
+/// The hook function's own settings, from its environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookSettings {
+    /// The longest one invocation works (the function's remaining time bounds it too).
+    pub budget: Duration,
+    /// IN_PROGRESS: when ECS asks again.
+    pub call_back_delay: Duration,
+}
+
+pub fn hook_settings(env: impl Fn(&str) -> Option<String>) -> Result<HookSettings> {
+    let read = |name: &str, default: Duration| -> Result<Duration> {
+        match env(name) {
+            None => Ok(default),
+            Some(v) => crate::plan::duration::duration(&v).map_err(|e| {
+                Error::usage(format!("{name}={v}: {e}"))
+                    .with_hint("set it to a duration such as 30s or 10m")
+            }),
+        }
+    };
+    let settings = HookSettings {
+        budget: read(
+            "ECS_MIGRATE_HOOK_INVOCATION_BUDGET",
+            Duration::from_secs(14 * 60),
+        )?,
+        call_back_delay: read("ECS_MIGRATE_HOOK_CALLBACK_DELAY", Duration::from_secs(30))?,
+    };
+    if settings.call_back_delay < Duration::from_secs(1) {
+        return Err(Error::usage(
+            "ECS_MIGRATE_HOOK_CALLBACK_DELAY must be at least 1s (ECS counts it in seconds)",
+        ));
+    }
+    Ok(settings)
 }
 
 fn migration_plan(

@@ -31,6 +31,11 @@ use crate::verdict::rendered::Rendered;
 use crate::verdict::report::Report;
 
 fn main() {
+    // the same binary, named `bootstrap`, is the Lambda lifecycle hook (docs/pipeline.md)
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        tracing_init(false);
+        std::process::exit(runtime().block_on(commands::lambda::serve()));
+    }
     let (shape, json) = lenient();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -48,19 +53,12 @@ fn main() {
         }
     };
     // colour only on a terminal, and never when NO_COLOR is set (no-color.org)
-    let colour = std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("ECS_MIGRATE_LOG"))
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .init();
+    tracing_init(
+        std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    );
     let (printing, job) = config::job(cli.command);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = runtime();
     let code = match catch_unwind(AssertUnwindSafe(|| {
         runtime.block_on(execute(printing, job))
     })) {
@@ -80,6 +78,24 @@ fn main() {
         },
     };
     std::process::exit(code);
+}
+
+/// Diagnostics (ECS_MIGRATE_LOG) on stderr; `colour` only on a terminal, and never when
+/// NO_COLOR is set (no-color.org).
+fn tracing_init(colour: bool) {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("ECS_MIGRATE_LOG"))
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .init();
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 /// The job, raced against a second SIGINT, which exits at once (the first one stops the task).

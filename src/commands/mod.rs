@@ -3,6 +3,7 @@
 
 pub mod gate;
 pub mod history;
+pub mod lambda;
 pub mod logs;
 pub mod render;
 pub mod revert;

@@ -14,10 +14,19 @@ pub enum Command {
     /// `history` and `logs`: they read the record, the logs and ECS (`logs` records the
     /// verdict of a migration whose runner vanished). `revert` is `run` and `read`.
     Read,
+    /// The Lambda lifecycle hook: `gate`'s migration, answered by its return value (ECS
+    /// invokes it; it calls no deployment API but DescribeServiceRevisions).
+    Hook,
 }
 
 impl Command {
-    pub const ALL: [Command; 4] = [Command::Run, Command::Render, Command::Gate, Command::Read];
+    pub const ALL: [Command; 5] = [
+        Command::Run,
+        Command::Render,
+        Command::Gate,
+        Command::Read,
+        Command::Hook,
+    ];
 }
 
 /// What the policy is scoped to; `*` where a value is not given.
@@ -64,10 +73,10 @@ struct Grant {
     commands: &'static [Command],
 }
 
-const RUN: &[Command] = &[Command::Run, Command::Gate];
+const RUN: &[Command] = &[Command::Run, Command::Gate, Command::Hook];
 const RESOLVE: &[Command] = &[Command::Run, Command::Render, Command::Gate, Command::Read];
 /// The commands that read the migrations' logs and write the record.
-const RECORD: &[Command] = &[Command::Run, Command::Gate, Command::Read];
+const RECORD: &[Command] = &[Command::Run, Command::Gate, Command::Read, Command::Hook];
 
 fn grants(s: &Scope) -> Vec<Grant> {
     let arn = |service: &str, resource: String| {
@@ -114,7 +123,13 @@ fn grants(s: &Scope) -> Vec<Grant> {
             actions: &["ecs:DescribeTaskDefinition"],
             resources: vec!["*".into()],
             condition: None,
-            commands: RESOLVE,
+            commands: &[
+                Command::Run,
+                Command::Render,
+                Command::Gate,
+                Command::Read,
+                Command::Hook,
+            ],
         },
         Grant {
             sid: "ReadNativeBlueGreenDeployments",
@@ -130,6 +145,14 @@ fn grants(s: &Scope) -> Vec<Grant> {
             ],
             condition: None,
             commands: RESOLVE,
+        },
+        Grant {
+            // the hook: the deployment's target revision
+            sid: "ReadTheTargetRevision",
+            actions: &["ecs:DescribeServiceRevisions"],
+            resources: vec![arn("ecs", format!("service-revision/{service_path}/*"))],
+            condition: None,
+            commands: &[Command::Hook],
         },
         Grant {
             sid: "PinSidecarImages",

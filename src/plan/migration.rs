@@ -87,6 +87,8 @@ pub enum Kind {
     Run,
     Gate,
     Revert,
+    /// The Lambda lifecycle hook (`bootstrap`), at a native blue/green deployment's stage.
+    Hook,
 }
 
 /// The durable record of a migration (`--no-record`: none).

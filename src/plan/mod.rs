@@ -4,6 +4,7 @@
 pub mod arn;
 pub mod connection;
 pub mod duration;
+pub mod hook_event;
 pub mod iam;
 pub mod identity;
 pub mod image;

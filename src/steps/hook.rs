@@ -132,23 +132,20 @@ pub async fn target_revision(
         "deployment {} is paused at {} (hook {}); migrating with its target revision",
         found.deployment.arn, plan.stage, found.hook.id
     ));
-    let context = api.revision(target).await?;
-    let described =
-        rawjson::describe_task_definition(&clients.ecs, &context.task_definition).await?;
-    let container = described.pick_container(plan.run.target.container.as_deref())?;
-    let deployed = described
-        .container(&container)
-        .and_then(|c| c["image"].as_str())
-        .unwrap_or_default();
-    if let Some(image) = &plan.run.target.image
-        && image.to_string() != deployed
-    {
-        return Err(Error::before_run(format!(
-            "deployment {} deploys {deployed} for '{container}', not {image}: it is not this release's deployment; the hook is left alone",
-            id_of(&found.deployment.arn)
-        ))
-        .with_hint("wait for that deployment to end, or gate it with its own image"));
-    }
+    let resolved = revision_source(
+        clients,
+        &api,
+        target,
+        plan.run.target.container.as_deref(),
+        plan.run
+            .target
+            .image
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        &found.deployment.arn,
+    )
+    .await?;
     if let Some(expires) = found.hook.expires_at {
         let left = expires
             .duration_since(SystemTime::now())
@@ -171,6 +168,37 @@ pub async fn target_revision(
                 .as_ref()
                 .map_or("its timeout action", |a| a.as_str())
         ));
+    }
+    Ok(resolved)
+}
+
+/// A deployment's target revision (its task definition and network) as the migration's
+/// source, once its image for the container is `image` (when given). `gate` and the Lambda
+/// hook share it.
+pub async fn revision_source(
+    clients: &Clients,
+    api: &deployments::Sdk<'_>,
+    target: &str,
+    container: Option<&str>,
+    image: Option<&str>,
+    deployment: &str,
+) -> Result<Resolved> {
+    let context = api.revision(target).await?;
+    let described =
+        rawjson::describe_task_definition(&clients.ecs, &context.task_definition).await?;
+    let container = described.pick_container(container)?;
+    let deployed = described
+        .container(&container)
+        .and_then(|c| c["image"].as_str())
+        .unwrap_or_default();
+    if let Some(image) = image
+        && image != deployed
+    {
+        return Err(Error::before_run(format!(
+            "deployment {} deploys {deployed} for '{container}', not {image}: it is not this release's deployment; the hook is left alone",
+            id_of(deployment)
+        ))
+        .with_hint("wait for that deployment to end, or gate it with its own image"));
     }
     Ok(Resolved {
         described,

@@ -100,6 +100,65 @@ pub async fn migrate(
     if let Err(e) = steps(plan, clients, resolved, out, aborts, &mut trail).await {
         trail.error = Some(e);
     }
+    finish(plan, trail, out).await
+}
+
+/// The Lambda hook's later invocations: our task, launched by an earlier one, followed to its
+/// end or to this invocation's deadline (then left running). The log is read from its head, so
+/// the verdict has the whole log's facts; only the lines after the first `printed` are printed.
+pub async fn resume(
+    plan: &RunPlan,
+    clients: &Clients,
+    resolved: &Resolved,
+    task_arn: &str,
+    printed: u64,
+    out: &Output,
+    aborts: &mut Aborts,
+) -> Report {
+    let mut trail = Trail {
+        region: Some(clients.region().to_string()),
+        service: resolved.service.as_ref().map(|s| s.service.clone()),
+        ..Default::default()
+    };
+    let token = plan.client_token.clone().unwrap_or_default();
+    match derive::derive(plan, resolved, token) {
+        Err(e) => trail.error = Some(e),
+        Ok(derived) => {
+            if plan.record.enabled {
+                trail.recorder = derived.log_target.as_ref().map(|t| {
+                    Recorder::new(
+                        clients.logs_in(t.region.as_deref()),
+                        &t.group,
+                        &derived.family,
+                    )
+                });
+            }
+            let cluster = plan.target.cluster.clone().unwrap_or_default();
+            let url = report::task_console_url(clients.region(), &cluster, task_arn);
+            trail.launched = Some((task_arn.to_string(), url));
+            let (followed, logs) = follow_task(
+                plan,
+                clients,
+                &derived,
+                task_arn,
+                Start {
+                    launched_at: None,
+                    printed,
+                },
+                aborts,
+                out,
+            )
+            .await;
+            trail.derived = Some(derived);
+            trail.logs = logs;
+            trail.followed = Some(followed);
+        }
+    }
+    finish(plan, trail, out).await
+}
+
+/// Step 7: the report, assembled from the trail, and the verdict recorded.
+async fn finish(plan: &RunPlan, mut trail: Trail, out: &Output) -> Report {
     let recorder = trail.recorder.take();
     let launch_written = trail.launch_written.take();
     let observer = if trail.attached {
@@ -272,7 +331,10 @@ async fn steps(
         clients,
         derived,
         &task_arn,
-        Some(launched_at),
+        Start {
+            launched_at: Some(launched_at),
+            printed: 0,
+        },
         aborts,
         out,
     )
@@ -464,8 +526,16 @@ async fn attach(
     out: &Output,
     trail: &mut Trail,
 ) -> Result<()> {
-    let (followed, logs) =
-        follow_task(plan, clients, derived, &running.arn, None, aborts, out).await;
+    let (followed, logs) = follow_task(
+        plan,
+        clients,
+        derived,
+        &running.arn,
+        Start::default(),
+        aborts,
+        out,
+    )
+    .await;
     trail.attached = true;
     trail.running = Some(running);
     trail.logs = logs;
@@ -485,17 +555,28 @@ fn seam_for<'a>(clients: &'a Clients, cluster: &'a str, container: &'a str) -> S
     }
 }
 
-/// Step 6: the engine over the SDK seam, with the run's settings. `launched_at`: when RunTask
-/// answered, if we launched it (else we attached to another run's).
+/// Where a follow starts: `launched_at`, when RunTask answered, if we launched the task here
+/// (else another run or invocation did); `printed`, the log lines printed before.
+#[derive(Default)]
+struct Start {
+    launched_at: Option<tokio::time::Instant>,
+    printed: u64,
+}
+
+/// Step 6: the engine over the SDK seam, with the run's settings, from `start`.
 async fn follow_task(
     plan: &RunPlan,
     clients: &Clients,
     derived: &Derived,
     task_arn: &str,
-    launched_at: Option<tokio::time::Instant>,
+    start: Start,
     aborts: &mut Aborts,
     out: &Output,
 ) -> (Followed, LogFacts) {
+    let Start {
+        launched_at,
+        printed,
+    } = start;
     let owned = launched_at.is_some();
     let cluster = plan.target.cluster.as_deref().unwrap_or_default();
     let mut api = seam_for(clients, cluster, &derived.container);
@@ -534,8 +615,12 @@ async fn follow_task(
         launched_at,
     };
     let mut steps = vec![];
+    let mut read = 0u64;
     let mut sink = |line: &str| {
-        out.log_line(line);
+        if read >= printed {
+            out.log_line(line);
+        }
+        read += 1;
         steps.extend(rails::step(line));
     };
     let started_by = owned.then_some(derived.started_by.as_str());

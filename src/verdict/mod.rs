@@ -2,6 +2,7 @@
 
 pub mod decision;
 pub mod history;
+pub mod hook_answer;
 pub mod outcome;
 pub mod rails;
 pub mod record;

@@ -437,6 +437,18 @@ fn http(method: &str, path: &str, body: &str) -> String {
     resp
 }
 
+/// A control-endpoint call of the emulator (`/_emulator/…`) with a JSON body; its JSON answer.
+pub fn control(method: &str, path: &str, body: &Value) -> Value {
+    let resp = http(method, path, &body.to_string());
+    serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap_or("{}")).unwrap()
+}
+
+/// A control-endpoint GET; its JSON answer.
+pub fn control_get(path: &str) -> Value {
+    let resp = http("GET", path, "");
+    serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap_or("{}")).unwrap()
+}
+
 pub fn file(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap()
 }

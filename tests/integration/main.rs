@@ -5,6 +5,7 @@
 mod common;
 
 mod gate;
+mod hook;
 mod iam_policy;
 mod record;
 mod reliability;

@@ -1,0 +1,386 @@
+//! The Lambda lifecycle hook: the unmodified binary registered as a function of the emulator's
+//! local Lambda service (cargo-lambda's Runtime API, docs/emulator.md), set as the native
+//! service's AWS_LAMBDA hook at PRE_SCALE_UP. UpdateService starts a deployment; the emulator,
+//! as ECS, invokes the hook and goes on, or rolls back, by its answers.
+
+use crate::common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_smithy_types::Document;
+use common::{NATIVE, World, emulator, finished, service_task_definition, stats};
+use serde_json::{Value, json};
+
+const FUNCTION: &str = "migrate-hook";
+const MIGRATE_FAMILY: &str = "ass-task-def-staging-migrate";
+
+/// Registers the binary as the hook function in the world's region; its ARN.
+/// `timeout`: the function's (seconds); `env`: more of its environment.
+fn function(w: &World, timeout: u64, concurrency: u64, env: &[(&str, &str)]) -> String {
+    let mut environment = json!({
+        "AWS_ENDPOINT_URL": emulator().url,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        "ECS_MIGRATE_POLL_INTERVAL": "100ms",
+        "ECS_MIGRATE_DESCRIBE_INTERVAL": "100ms",
+        "ECS_MIGRATE_POLL_MAX": "300ms",
+        "ECS_MIGRATE_LOG_QUIET": "1s",
+        "ECS_MIGRATE_HOOK_CALLBACK_DELAY": "1s",
+    });
+    for (k, v) in env {
+        environment[*k] = json!(v);
+    }
+    let body = json!({
+        "name": FUNCTION,
+        "command": [env!("CARGO_BIN_EXE_ecs-migrate")],
+        "environment": environment,
+        "timeout": timeout,
+        "concurrency": concurrency,
+    });
+    let resp = common::control(
+        "POST",
+        &format!("/_emulator/lambda?region={}", w.region),
+        &body,
+    );
+    resp["functionArn"].as_str().unwrap().to_string()
+}
+
+fn document(v: &Value) -> Document {
+    match v {
+        Value::Null => Document::Null,
+        Value::Bool(b) => Document::Bool(*b),
+        Value::Number(n) => Document::Number(aws_smithy_types::Number::PosInt(n.as_u64().unwrap())),
+        Value::String(s) => Document::String(s.clone()),
+        Value::Array(a) => Document::Array(a.iter().map(document).collect()),
+        Value::Object(m) => Document::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), document(v)))
+                .collect::<HashMap<_, _>>(),
+        ),
+    }
+}
+
+/// Deploys a revision to the native service with the hook function in place of its PAUSE
+/// hook (`hookDetails`: `details`); the new task definition.
+async fn deploy(w: &World, td: &str, function_arn: &str, details: Value) -> String {
+    use aws_sdk_ecs::types::{
+        DeploymentConfiguration, DeploymentLifecycleHook, DeploymentLifecycleHookStage,
+        DeploymentLifecycleHookTargetType, DeploymentStrategy,
+    };
+    let hook = DeploymentLifecycleHook::builder()
+        .target_type(DeploymentLifecycleHookTargetType::AwsLambda)
+        .hook_target_arn(function_arn)
+        .role_arn("arn:aws:iam::123456789012:role/ecs-invokes-the-migration-hook")
+        .lifecycle_stages(DeploymentLifecycleHookStage::PreScaleUp)
+        .hook_details(document(&details))
+        .build();
+    let config = DeploymentConfiguration::builder()
+        .strategy(DeploymentStrategy::BlueGreen)
+        .bake_time_in_minutes(0)
+        .lifecycle_hooks(hook)
+        .build();
+    common::ecs(w)
+        .await
+        .update_service()
+        .cluster(w.s("cluster"))
+        .service(NATIVE)
+        .task_definition(td)
+        .deployment_configuration(config)
+        .send()
+        .await
+        .unwrap();
+    let listed = common::ecs(w)
+        .await
+        .list_service_deployments()
+        .cluster(w.s("cluster"))
+        .service(NATIVE)
+        .send()
+        .await
+        .unwrap();
+    listed.service_deployments()[0]
+        .service_deployment_arn()
+        .unwrap()
+        .to_string()
+}
+
+/// The hook's invocations in the world's region (emulator stats), in order.
+fn invocations(w: &World) -> Vec<Value> {
+    stats(&w.region)["lambda_invocations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The migration tasks launched in the world's cluster.
+async fn migrations(w: &World) -> Vec<aws_sdk_ecs::types::Task> {
+    common::tasks(w)
+        .await
+        .into_iter()
+        .filter(|t| {
+            t.task_definition_arn()
+                .is_some_and(|a| a.contains(&format!("/{MIGRATE_FAMILY}:")))
+        })
+        .collect()
+}
+
+/// The function's log (stdout and stderr), as the emulator keeps it.
+fn function_log(w: &World) -> String {
+    let path = stats(&w.region)["lambda_log_files"][FUNCTION]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn stages(w: &World, deployment: &str) -> Vec<String> {
+    stats(&w.region)["deployment_stages"][deployment]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_deployment_is_gated_by_one_migration_even_with_duplicate_invocations() {
+    let w = World::new();
+    // ECS delivers each invocation twice, at once, to two execution environments
+    w.faults(r#"{"lambda_duplicate_invocations": 2}"#);
+    let f = function(&w, 60, 2, &[]);
+    let td = common::register_revision(&w, &w.s("image"), None);
+    let deployment = deploy(&w, &td, &f, json!({"container": "rails"})).await;
+
+    let d = finished(&w, &deployment).await;
+    assert_eq!(
+        d.status().unwrap().as_str(),
+        "SUCCESSFUL",
+        "{:?}\n{}",
+        d.status_reason(),
+        function_log(&w)
+    );
+    assert_eq!(service_task_definition(&w).await, td);
+    let tasks = migrations(&w).await;
+    assert_eq!(tasks.len(), 1, "exactly one migration task");
+    assert_eq!(
+        tasks[0].containers()[0].exit_code(),
+        Some(0),
+        "{:?}",
+        tasks[0]
+    );
+    assert_eq!(w.sql("SELECT count(*) FROM schema_migrations"), "3");
+    let calls = invocations(&w);
+    assert!(calls.len() >= 2, "{calls:?}");
+    assert!(
+        calls.iter().all(|c| c["error"].is_null()),
+        "no invocation failed: {calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c["answer"]["hookStatus"] == "SUCCEEDED"),
+        "{calls:?}"
+    );
+    let log = function_log(&w);
+    assert!(
+        log.contains("hook answer: SUCCEEDED (the migration succeeded)"),
+        "{log}"
+    );
+    // the record: `history` shows the hook's migration
+    let o = w
+        .cmd()
+        .args(["history", "--cluster", &w.s("cluster"), "--service", NATIVE])
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(common::code(&o), 0, "{}", common::stderr(&o));
+    let h = common::json_of(&o);
+    let newest = &h["migrations"][0];
+    assert_eq!(newest["kind"], "hook", "{h}");
+    assert_eq!(newest["task_arn"], tasks[0].task_arn().unwrap(), "{h}");
+    assert_eq!(newest["status"], "succeeded", "{h}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_migration_rolls_back_before_any_green_task() {
+    let w = World::new();
+    let before = service_task_definition(&w).await;
+    let f = function(&w, 60, 1, &[]);
+    let td = common::register_revision(&w, &w.s("image_broken"), None);
+    let deployment = deploy(&w, &td, &f, json!({"container": "rails"})).await;
+
+    let d = finished(&w, &deployment).await;
+    assert_eq!(d.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
+    assert!(
+        d.status_reason().unwrap_or_default().contains("FAILED"),
+        "{:?}",
+        d.status_reason()
+    );
+    assert_eq!(service_task_definition(&w).await, before);
+    let reached = stages(&w, &deployment);
+    assert!(
+        !reached.iter().any(|s| s == "SCALE_UP"),
+        "no green task was started: {reached:?}"
+    );
+    let tasks = migrations(&w).await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].containers()[0].exit_code(), Some(1));
+    let log = function_log(&w);
+    assert!(
+        log.contains("hook answer: FAILED (the migration failed: exit code 1)"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_secret_fails_the_hook_before_run_task() {
+    let w = World::new();
+    let f = function(&w, 60, 1, &[]);
+    let td = common::register_revision(
+        &w,
+        &w.s("image"),
+        Some(("DB_PASSWORD", "/ass-staging/NOT_THERE")),
+    );
+    let deployment = deploy(&w, &td, &f, json!({"container": "rails"})).await;
+
+    let d = finished(&w, &deployment).await;
+    assert_eq!(d.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
+    assert_eq!(
+        stats(&w.region)["calls"]["RunTask"].as_u64().unwrap_or(0),
+        0,
+        "nothing was launched"
+    );
+    let log = function_log(&w);
+    let answer = log
+        .lines()
+        .find(|l| l.contains("hook answer:"))
+        .unwrap_or_default();
+    assert!(
+        answer.contains("FAILED (this release's task definition cannot run")
+            && answer.contains("/ass-staging/NOT_THERE"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_migration_longer_than_an_invocation_spans_several_within_the_functions_time() {
+    let w = World::new();
+    // a 4 s function and no invocation budget: the function's own deadline bounds each one
+    let f = function(&w, 4, 1, &[]);
+    let td = common::revision(
+        &w,
+        &[
+            "--image",
+            &format!("rails={}", w.s("image_next")),
+            "--env",
+            "rails:SLOW_MIGRATION_SECONDS=5",
+        ],
+    );
+    let deployment = deploy(&w, &td, &f, json!({"container": "rails"})).await;
+
+    let d = finished_within(&w, &deployment, Duration::from_secs(90)).await;
+    assert_eq!(
+        d.status().unwrap().as_str(),
+        "SUCCESSFUL",
+        "{}",
+        function_log(&w)
+    );
+    let calls = invocations(&w);
+    assert!(calls.len() >= 3, "several invocations: {calls:?}");
+    assert!(
+        calls.iter().all(|c| c["error"].is_null()),
+        "none outlived the function: {calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["executionId"] == calls[0]["executionId"]),
+        "one hook execution"
+    );
+    let task = calls[0]["answer"]["hookDetails"]["ecsMigrateTask"].clone();
+    assert!(task.is_string(), "{calls:?}");
+    assert!(
+        calls[1..calls.len()]
+            .iter()
+            .all(|c| c["hookDetails"]["ecsMigrateTask"] == task),
+        "later invocations follow the first one's task: {calls:?}"
+    );
+    assert_eq!(migrations(&w).await.len(), 1);
+    assert_eq!(w.sql("SELECT count(*) FROM schema_migrations"), "5");
+    // each log line once in the function's log, however many invocations read it
+    let log = function_log(&w);
+    assert_eq!(log.matches("AddRoleToUsers: migrated").count(), 1, "{log}");
+    assert_eq!(log.matches("CreateComments: migrated").count(), 1, "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_that_crashes_rolls_the_deployment_back() {
+    let w = World::new();
+    let f = function(&w, 60, 1, &[]);
+    let td = common::revision(
+        &w,
+        &[
+            "--image",
+            &format!("rails={}", w.s("image_next")),
+            "--env",
+            "rails:SLOW_MIGRATION_SECONDS=30",
+        ],
+    );
+    let deployment = deploy(&w, &td, &f, json!({"container": "rails"})).await;
+    // the function is following the migration when its process dies
+    let mut waited = 0;
+    while migrations(&w).await.is_empty() {
+        waited += 1;
+        assert!(waited < 300, "no migration launched");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let listed = common::control_get(&format!("/_emulator/lambda?region={}", w.region));
+    let pid = listed["functions"][0]["processes"][0]["function"]
+        .as_i64()
+        .unwrap();
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+
+    let d = finished_within(&w, &deployment, Duration::from_secs(60)).await;
+    assert_eq!(d.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
+    assert!(
+        d.status_reason()
+            .unwrap_or_default()
+            .contains("Runtime.ExitError"),
+        "{:?}",
+        d.status_reason()
+    );
+    assert!(!stages(&w, &deployment).iter().any(|s| s == "SCALE_UP"));
+}
+
+/// The deployment once it has finished, waiting up to `limit`.
+async fn finished_within(
+    w: &World,
+    arn: &str,
+    limit: Duration,
+) -> aws_sdk_ecs::types::ServiceDeployment {
+    let until = std::time::Instant::now() + limit;
+    loop {
+        let out = common::ecs(w)
+            .await
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send()
+            .await
+            .unwrap();
+        let d = out.service_deployments()[0].clone();
+        let status = d.status().unwrap().as_str().to_string();
+        if status == "SUCCESSFUL" || status.starts_with("ROLLBACK_S") {
+            return d;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "deployment still {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
