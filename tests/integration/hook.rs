@@ -17,7 +17,7 @@ const MIGRATE_FAMILY: &str = "ass-task-def-staging-migrate";
 
 /// Registers the binary as the hook function in the world's region; its ARN.
 /// `timeout`: the function's (seconds); `env`: more of its environment.
-fn function(w: &World, timeout: u64, concurrency: u64, env: &[(&str, &str)]) -> String {
+pub fn function(w: &World, timeout: u64, concurrency: u64, env: &[(&str, &str)]) -> String {
     let mut environment = json!({
         "AWS_ENDPOINT_URL": emulator().url,
         "AWS_EC2_METADATA_DISABLED": "true",
@@ -64,7 +64,7 @@ fn document(v: &Value) -> Document {
 
 /// Deploys a revision to the native service with the hook function in place of its PAUSE
 /// hook (`hookDetails`: `details`); the new task definition.
-async fn deploy(w: &World, td: &str, function_arn: &str, details: Value) -> String {
+pub async fn deploy(w: &World, td: &str, function_arn: &str, details: Value) -> String {
     use aws_sdk_ecs::types::{
         DeploymentConfiguration, DeploymentLifecycleHook, DeploymentLifecycleHookStage,
         DeploymentLifecycleHookTargetType, DeploymentStrategy,
@@ -358,7 +358,7 @@ async fn a_function_that_crashes_rolls_the_deployment_back() {
 }
 
 /// The deployment once it has finished, waiting up to `limit`.
-async fn finished_within(
+pub async fn finished_within(
     w: &World,
     arn: &str,
     limit: Duration,

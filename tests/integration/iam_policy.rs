@@ -237,3 +237,37 @@ fn the_docs_policy_is_the_commands_policy() {
         "docs/iam-policy.json is `ecs-migrate iam-policy all …` as docs/pipeline.md shows it"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hook_is_granted_exactly_what_it_calls() {
+    use crate::hook::{deploy, finished_within, function};
+    use serde_json::json;
+    use std::time::Duration;
+    let w = World::new();
+    let f = function(&w, 60, 1, &[]);
+    // a migration past its deadline (StopTask, FAILED), then one that succeeds
+    let slow = common::revision(
+        &w,
+        &[
+            "--image",
+            &format!("rails={}", w.s("image_next")),
+            "--env",
+            "rails:SLOW_MIGRATION_SECONDS=30",
+        ],
+    );
+    let d = deploy(
+        &w,
+        &slow,
+        &f,
+        json!({"container": "rails", "timeout": "3s"}),
+    )
+    .await;
+    let d = finished_within(&w, &d, Duration::from_secs(60)).await;
+    assert_eq!(d.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
+    assert!(stats(&w.region)["calls"]["StopTask"].as_u64().unwrap_or(0) >= 1);
+    let good = common::register_revision(&w, &w.s("image"), None);
+    let d = deploy(&w, &good, &f, json!({"container": "rails"})).await;
+    let d = finished_within(&w, &d, Duration::from_secs(60)).await;
+    assert_eq!(d.status().unwrap().as_str(), "SUCCESSFUL");
+    assert_policy_is_the_calls(&w, "hook", &IMPLIED);
+}
