@@ -4,6 +4,7 @@
 
 mod common;
 
+mod ci;
 mod gate;
 mod iam_policy;
 mod record;
