@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::exit::HELP_TABLE;
 use crate::plan::VERSION;
@@ -43,6 +43,24 @@ pub enum Command {
     Revert(Box<RevertArgs>),
     /// Print the least-privilege IAM policy for what a command calls (JSON).
     IamPolicy(Box<IamPolicyArgs>),
+    /// Print a shell completion script (bash, zsh, fish) on stdout.
+    #[command(hide = true)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout.
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: CompletionShell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// Whose record to read.
@@ -407,6 +425,11 @@ pub struct MigrationArgs {
     /// text: logs on stdout, summary on stderr. json: one JSON result on stdout, logs on stderr.
     #[arg(long, env = "ECS_MIGRATE_OUTPUT", default_value = "text")]
     pub output: OutputFormat,
+    /// Also write the result as a JUnit XML report to FILE (CodeBuild's `reports:`): one test
+    /// case per migration with its duration, one for the run with its verdict and, on failure,
+    /// the end of the log.
+    #[arg(long, value_name = "FILE", env = "ECS_MIGRATE_JUNIT")]
+    pub junit: Option<PathBuf>,
 
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -496,4 +519,31 @@ impl PublicIp {
             PublicIp::Disabled => "DISABLED",
         }
     }
+}
+
+/// The completion script for `shell`, from the command line's own definition.
+pub fn completions(shell: CompletionShell) -> String {
+    let mut cmd = Cli::command();
+    let mut out = vec![];
+    let name = "ecs-migrate";
+    match shell {
+        CompletionShell::Bash => {
+            clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, name, &mut out)
+        }
+        CompletionShell::Zsh => {
+            clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, name, &mut out)
+        }
+        CompletionShell::Fish => {
+            clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, name, &mut out)
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The man page (roff), from the command line's own definition.
+pub fn man_page() -> String {
+    let mut out = vec![];
+    // writing to a Vec cannot fail
+    let _ = clap_mangen::Man::new(Cli::command()).render(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }

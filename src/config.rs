@@ -1,6 +1,8 @@
 //! Turns the command line into a validated plan. No AWS calls: every error here exits 2
 //! before anything is touched.
 
+use std::path::PathBuf;
+
 use crate::cli::{
     self, GateArgs, GateOnAbort, HistoryArgs, IamCommand, IamPolicyArgs, LogsArgs, MigrationArgs,
     RecordArgs, RenderArgs, RenderFormat, RevertArgs, RunArgs, RunOnAbort, TargetArgs,
@@ -15,7 +17,7 @@ use crate::plan::duration::{POLL_CEILING, POLL_MIN, STOP_GRACE};
 use crate::plan::hook_event::{self, HookEvent};
 use crate::plan::iam;
 use crate::plan::image::{self, ImageRef};
-use crate::plan::job::{Job, Printing, Shape};
+use crate::plan::job::{Ci, Job, Printing, Shape};
 use crate::plan::migration::{
     GatePlan, Kind, OnAbort, OnFailure, Recording, RunPlan, Source, Target,
 };
@@ -28,11 +30,38 @@ use crate::plan::taskdef::Sidecars;
 /// The command line, validated: how to print, and the command's plan (or why it has none).
 pub fn job(command: cli::Command) -> (Printing, Result<Job>) {
     let github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    let printing = |json: cli::OutputFormat, raw_logs: bool, shape: Shape| Printing {
-        json: json == cli::OutputFormat::Json,
-        raw_logs,
-        github_actions,
-        shape,
+    // GitHub's files only under GitHub Actions, and only when named
+    let github_file = |name: &str| {
+        github_actions
+            .then(|| std::env::var_os(name))
+            .flatten()
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let ci = |junit: Option<&PathBuf>| Ci {
+        step_summary: github_file("GITHUB_STEP_SUMMARY"),
+        step_outputs: github_file("GITHUB_OUTPUT"),
+        junit: junit.cloned(),
+    };
+    let printing =
+        |json: cli::OutputFormat, raw_logs: bool, shape: Shape, command: &'static str, ci: Ci| {
+            Printing {
+                json: json == cli::OutputFormat::Json,
+                raw_logs,
+                github_actions,
+                shape,
+                command,
+                ci,
+            }
+        };
+    let quiet = |shape, command| {
+        printing(
+            cli::OutputFormat::Text,
+            false,
+            shape,
+            command,
+            Ci::default(),
+        )
     };
     match command {
         cli::Command::Run(args) => (
@@ -40,6 +69,8 @@ pub fn job(command: cli::Command) -> (Printing, Result<Job>) {
                 args.migration.output,
                 args.migration.raw_logs,
                 Shape::Migration,
+                "run",
+                ci(args.migration.junit.as_ref()),
             ),
             run_plan(&args).map(|p| Job::Run(Box::new(p))),
         ),
@@ -48,19 +79,27 @@ pub fn job(command: cli::Command) -> (Printing, Result<Job>) {
                 args.migration.output,
                 args.migration.raw_logs,
                 Shape::Migration,
+                "gate",
+                ci(args.migration.junit.as_ref()),
             ),
             gate_plan(&args).map(|p| Job::Gate(Box::new(p))),
         ),
         cli::Command::Render(args) => (
-            printing(args.output, false, Shape::Render),
+            printing(args.output, false, Shape::Render, "render", Ci::default()),
             render_plan(&args).map(|p| Job::Render(Box::new(p))),
         ),
         cli::Command::History(args) => (
-            printing(args.output, false, Shape::History),
+            printing(args.output, false, Shape::History, "history", Ci::default()),
             history_plan(&args).map(|p| Job::History(Box::new(p))),
         ),
         cli::Command::Logs(args) => (
-            printing(args.output, args.raw_logs, Shape::Migration),
+            printing(
+                args.output,
+                args.raw_logs,
+                Shape::Migration,
+                "logs",
+                ci(None),
+            ),
             logs_plan(&args).map(|p| Job::Logs(Box::new(p))),
         ),
         cli::Command::Revert(args) => (
@@ -68,13 +107,26 @@ pub fn job(command: cli::Command) -> (Printing, Result<Job>) {
                 args.migration.output,
                 args.migration.raw_logs,
                 Shape::Migration,
+                "revert",
+                ci(args.migration.junit.as_ref()),
             ),
             revert_plan(&args).map(|p| Job::Revert(Box::new(p))),
         ),
         cli::Command::IamPolicy(args) => (
-            printing(cli::OutputFormat::Json, false, Shape::Policy),
+            printing(
+                cli::OutputFormat::Json,
+                false,
+                Shape::Policy,
+                "iam-policy",
+                Ci::default(),
+            ),
             iam_plan(&args).map(|(commands, scope)| Job::IamPolicy(commands, Box::new(scope))),
         ),
+        cli::Command::Completions(args) => (
+            quiet(Shape::Policy, "completions"),
+            Ok(Job::Text(cli::completions(args.shell))),
+        ),
+        cli::Command::Man => (quiet(Shape::Policy, "man"), Ok(Job::Text(cli::man_page()))),
     }
 }
 

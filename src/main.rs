@@ -60,7 +60,7 @@ fn main() {
     let (printing, job) = config::job(cli.command);
     let runtime = runtime();
     let code = match catch_unwind(AssertUnwindSafe(|| {
-        runtime.block_on(execute(printing, job))
+        runtime.block_on(execute(printing.clone(), job))
     })) {
         Ok(code) => code,
         // a panic after launch must not orphan the task
@@ -120,7 +120,7 @@ async fn execute(printing: Printing, job: error::Result<Job>) -> i32 {
             Output::new(Format::Text).warn(&msg);
             exit_with(printing, Outcome::Interrupted, &msg)
         }
-        code = commands::execute(printing, job, Some(listening.signals)) => code,
+        code = commands::execute(printing.clone(), job, Some(listening.signals)) => code,
     }
 }
 

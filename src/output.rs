@@ -7,8 +7,11 @@ use std::io::Write;
 
 use serde_json::Value;
 
+use crate::plan::arn::id_of;
+use crate::plan::job::Ci;
 use crate::sanitize;
 use crate::verdict::report::Report;
+use crate::verdict::{github, junit};
 
 /// `text`: logs on stdout, the summary on stderr; `json`: one JSON document on stdout, the
 /// logs on stderr.
@@ -28,6 +31,10 @@ pub struct Output {
     stop_commands: Option<String>,
     /// Prints nothing (unit tests, whose harness does not capture direct stderr writes).
     silent: bool,
+    /// The subcommand, as CI's annotation and reports name it.
+    command: &'static str,
+    /// The files CI reads the result from (GitHub's job summary and outputs, JUnit).
+    ci: Ci,
 }
 
 impl Output {
@@ -37,6 +44,8 @@ impl Output {
             raw_logs: false,
             stop_commands: None,
             silent: false,
+            command: "run",
+            ci: Ci::default(),
         }
     }
 
@@ -55,6 +64,13 @@ impl Output {
         self
     }
 
+    /// Where CI reads the result (written once, by `report`), and the command's name there.
+    pub fn with_ci(mut self, command: &'static str, ci: Ci) -> Self {
+        self.command = command;
+        self.ci = ci;
+        self
+    }
+
     /// Where container lines go: stdout in text mode, stderr with `--output json`.
     fn log_stream(&self) -> Box<dyn Write> {
         match self.format {
@@ -63,20 +79,25 @@ impl Output {
         }
     }
 
-    /// Before the first container line: under GitHub Actions, stop workflow commands.
-    pub fn logs_begin(&self) {
+    /// Before the first container line, under GitHub Actions: a group folds the log, then
+    /// workflow commands stop. Both are ours, printed before the fence opens: nothing the
+    /// container prints (`::endgroup::`, `::error::`) is a command until `logs_end`.
+    pub fn logs_begin(&self, task_arn: &str) {
         if let Some(token) = &self.stop_commands {
+            let title = format!("ecs-migrate: the log of task {}", id_of(task_arn));
             let mut w = self.log_stream();
+            let _ = writeln!(w, "{}", github::group(&title));
             let _ = writeln!(w, "::stop-commands::{token}");
             let _ = w.flush();
         }
     }
 
-    /// After the last container line: workflow commands work again.
+    /// After the last container line: workflow commands work again, and the group closes.
     pub fn logs_end(&self) {
         if let Some(token) = &self.stop_commands {
             let mut w = self.log_stream();
             let _ = writeln!(w, "::{token}::");
+            let _ = writeln!(w, "::endgroup::");
             let _ = w.flush();
         }
     }
@@ -148,5 +169,59 @@ impl Output {
                 }
             }
         }
+        self.ci_report(report);
     }
+
+    /// The result where CI reads it: under GitHub Actions the failure's annotation (on the
+    /// log's stream, after its fence closed), the job summary and the step outputs (appended);
+    /// the JUnit report (replaced). A file that cannot be written is a warning: the verdict
+    /// stands.
+    fn ci_report(&self, report: &Report) {
+        if self.stop_commands.is_some()
+            && let Some(a) = github::annotation(report, self.command)
+        {
+            let mut w = self.log_stream();
+            let _ = writeln!(w, "{a}");
+            let _ = w.flush();
+        }
+        if let Some(path) = &self.ci.step_summary {
+            let summary = github::summary(report, self.command);
+            if let Err(e) = append(path, &summary) {
+                self.warn(format!(
+                    "cannot write the job summary ($GITHUB_STEP_SUMMARY): {e}"
+                ));
+            }
+        }
+        if let Some(path) = &self.ci.step_outputs {
+            let delimiter = format!("ghadelimiter_{}", uuid::Uuid::new_v4());
+            if let Err(e) = append(path, &github::outputs(report, &delimiter)) {
+                self.warn(format!(
+                    "cannot write the step outputs ($GITHUB_OUTPUT): {e}"
+                ));
+            }
+        }
+        if let Some(path) = &self.ci.junit {
+            let xml = junit::junit(report, self.command);
+            if let Err(e) = std::fs::write(path, xml) {
+                let path = sanitize::neutralise(&path.to_string_lossy()).into_owned();
+                self.warn(format!("cannot write the JUnit report {path}: {e}"));
+            }
+        }
+    }
+
+    /// Text as it is, on stdout (a completion script, the man page).
+    pub fn text(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+/// Appends to a file GitHub gave (it may not exist yet).
+fn append(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(text.as_bytes())
 }

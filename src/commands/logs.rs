@@ -17,9 +17,9 @@ use crate::steps::record::Recorder;
 use crate::steps::recorded::{self, Located};
 use crate::verdict::history::when;
 use crate::verdict::outcome::{self, Abort, Ending, Outcome};
-use crate::verdict::rails;
 use crate::verdict::record::{self, Entry, Event, Observer, Verdict};
 use crate::verdict::report::Report;
+use crate::verdict::transcript::Transcript;
 
 pub async fn logs(plan: &LogsPlan, out: &Output, aborts: &mut Aborts) -> Report {
     steps(plan, out, aborts).await.unwrap_or_else(|e| {
@@ -59,10 +59,18 @@ async fn steps(plan: &LogsPlan, out: &Output, aborts: &mut Aborts) -> Result<Rep
         return Ok(follow(&clients, &located, &entry, following, aborts, out).await);
     }
     // 3b. Its log, from the head
-    out.logs_begin();
-    let log = recorded::read_log(&clients, &entry.launch, |l| out.log_line(l)).await?;
+    let mut transcript = Transcript::default();
+    out.logs_begin(&arn);
+    let log = recorded::read_log(&clients, &entry.launch, |l| {
+        out.log_line(l);
+        transcript.read(l);
+    })
+    .await?;
     out.logs_end();
     let mut report = entry.report();
+    // the record's verdict has the steps; the log has the one left unfinished, and its end
+    report.logs.unfinished_migrations = transcript.unfinished();
+    report.logs.tail = transcript.tail();
     match &log {
         Some((lines, _)) => report.logs.log_lines = *lines,
         None => {
@@ -142,19 +150,19 @@ async fn follow(
         launched_at: None,
     };
     out.progress(format!("following {arn} to its verdict"));
-    let mut steps = vec![];
+    let mut transcript = Transcript::default();
     let mut sink = |line: &str| {
         out.log_line(line);
-        steps.extend(rails::step(line));
+        transcript.read(line);
     };
-    out.logs_begin();
+    out.logs_begin(arn);
     let followed = follow::follow(&api, arn, None, settings, aborts, out, &mut sink).await;
     out.logs_end();
     let mut report = entry.report();
     report.record = None;
     report.logs.log_lines = followed.log_lines;
     report.logs.logs_complete = followed.logs_complete;
-    report.logs.set_steps(steps);
+    report.logs.set_transcript(&transcript);
     report.warnings.extend(followed.warnings.iter().cloned());
     verdict(&followed, &mut report);
     if followed.ending == Ending::Exited {

@@ -31,7 +31,14 @@ pub async fn execute(
     } else {
         Format::Text
     };
-    let out = Output::new(format).with_logs(printing.raw_logs, printing.github_actions);
+    let started = std::time::Instant::now();
+    let out = Output::new(format)
+        .with_logs(printing.raw_logs, printing.github_actions)
+        .with_ci(printing.command, printing.ci.clone());
+    let reported = |out: &Output, mut report: Report| {
+        report.elapsed_seconds = Some(started.elapsed().as_secs_f64());
+        reported(out, &report)
+    };
     let job = match job {
         Ok(job) => job,
         Err(e) => return failed(printing.shape, &out, &e),
@@ -41,21 +48,25 @@ pub async fn execute(
     match &job {
         Job::Run(plan) => match run::run(plan, &out, &mut aborts()).await {
             run::Ran::DryRun => exit::SUCCESS,
-            run::Ran::Report(report) => reported(&out, &report),
+            run::Ran::Report(report) => reported(&out, *report),
         },
-        Job::Gate(plan) => reported(&out, &gate::gate(plan, &out, &mut aborts()).await),
+        Job::Gate(plan) => reported(&out, gate::gate(plan, &out, &mut aborts()).await),
         Job::Render(plan) => rendered(&out, &render::render_command(plan, &out).await),
         Job::History(plan) => match history::history(plan, &out).await {
             Ok(()) => exit::SUCCESS,
             Err(e) => failed(printing.shape, &out, &e),
         },
-        Job::Logs(plan) => reported(&out, &logs::logs(plan, &out, &mut aborts()).await),
+        Job::Logs(plan) => reported(&out, logs::logs(plan, &out, &mut aborts()).await),
         Job::Revert(plan) => match revert::revert(plan, &out, &mut aborts()).await {
             run::Ran::DryRun => exit::SUCCESS,
-            run::Ran::Report(report) => reported(&out, &report),
+            run::Ran::Report(report) => reported(&out, *report),
         },
         Job::IamPolicy(commands, scope) => {
             out.json(&iam::policy(commands, scope));
+            exit::SUCCESS
+        }
+        Job::Text(text) => {
+            out.text(text);
             exit::SUCCESS
         }
     }

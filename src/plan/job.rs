@@ -1,5 +1,7 @@
 //! What the command line asks for, validated: one command's plan, and how to print.
 
+use std::path::PathBuf;
+
 use crate::plan::iam;
 use crate::plan::migration::{GatePlan, RunPlan};
 use crate::plan::record::{HistoryPlan, LogsPlan, RevertPlan};
@@ -15,6 +17,8 @@ pub enum Job {
     Logs(Box<LogsPlan>),
     Revert(Box<RevertPlan>),
     IamPolicy(Vec<iam::Command>, Box<iam::Scope>),
+    /// Text to print as it is (a shell completion script, the man page).
+    Text(String),
 }
 
 impl Job {
@@ -41,7 +45,7 @@ impl Job {
 }
 
 /// How the result is printed, known even when the plan is not valid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Printing {
     /// One JSON document on stdout (`--output json`).
     pub json: bool,
@@ -51,6 +55,21 @@ pub struct Printing {
     pub github_actions: bool,
     /// The shape of the JSON document.
     pub shape: Shape,
+    /// The subcommand's name, as CI's annotation and report say it (`run`, `gate`).
+    pub command: &'static str,
+    /// Where CI reads the result, besides stdout and stderr.
+    pub ci: Ci,
+}
+
+/// The files CI reads a migration's result from; each is written once, at the end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ci {
+    /// `$GITHUB_STEP_SUMMARY`, under GitHub Actions: the job summary (appended).
+    pub step_summary: Option<PathBuf>,
+    /// `$GITHUB_OUTPUT`, under GitHub Actions: the step outputs (appended).
+    pub step_outputs: Option<PathBuf>,
+    /// `--junit FILE`: the JUnit XML report (replaced).
+    pub junit: Option<PathBuf>,
 }
 
 /// Which result a command prints.

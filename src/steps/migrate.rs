@@ -22,9 +22,9 @@ use crate::steps::record::{self, Recorder};
 use crate::steps::register::{self, Registered};
 use crate::steps::resolve::Resolved;
 use crate::verdict::outcome::{self, Abort, Ending, Outcome};
-use crate::verdict::rails;
 use crate::verdict::record::{Event, Launch, Observer, Verdict, Who};
 use crate::verdict::report::{self, LogFacts, Report, SecretsChecked};
+use crate::verdict::transcript::Transcript;
 use tokio::task::JoinHandle;
 
 /// What the steps returned, in the order they ran; the report is assembled from it.
@@ -614,23 +614,23 @@ async fn follow_task(
         deadline_label: aborts.label().to_string(),
         launched_at,
     };
-    let mut steps = vec![];
+    let mut transcript = Transcript::default();
     let mut read = 0u64;
     let mut sink = |line: &str| {
         if read >= printed {
             out.log_line(line);
         }
         read += 1;
-        steps.extend(rails::step(line));
+        transcript.read(line);
     };
     let started_by = owned.then_some(derived.started_by.as_str());
-    out.logs_begin();
+    out.logs_begin(task_arn);
     let followed =
         follow::follow(&api, task_arn, started_by, settings, aborts, out, &mut sink).await;
     out.logs_end();
     logs.log_lines = followed.log_lines;
     logs.logs_complete = followed.logs_complete;
-    logs.set_steps(steps);
+    logs.set_transcript(&transcript);
     (followed, logs)
 }
 

@@ -25,22 +25,50 @@ pub struct Step {
     pub seconds: Option<f64>,
 }
 
-/// The step a closing banner announces; None for any other line (`migrating`, `-- …`).
-pub fn step(line: &str) -> Option<Step> {
+/// A migration Rails began (`== 20240101000000 CreateUsers: migrating ===`), finished or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Begun {
+    pub version: String,
+    pub name: String,
+    pub direction: Direction,
+}
+
+/// A banner's version, name and word (`migrated`, `migrating`, …), and what follows; None for
+/// any other line, or one whose version or name is not Rails' (so nothing else gets through).
+fn banner(line: &str) -> Option<(&str, &str, &str, std::str::SplitWhitespace<'_>)> {
     let rest = line.strip_prefix("== ")?;
     let mut parts = rest.split_whitespace();
     let version = parts.next()?;
     let name = parts.next()?.strip_suffix(':')?;
-    let direction = match parts.next()? {
+    let word = parts.next()?;
+    let is_version = version.len() >= 3 && version.chars().all(|c| c.is_ascii_digit());
+    let is_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (is_version && is_name).then_some((version, name, word, parts))
+}
+
+/// The migration an opening banner announces (`migrating`, `reverting`); None for any other line.
+pub fn began(line: &str) -> Option<Begun> {
+    let (version, name, word, _) = banner(line)?;
+    let direction = match word {
+        "migrating" => Direction::Up,
+        "reverting" => Direction::Down,
+        _ => return None,
+    };
+    Some(Begun {
+        version: version.to_string(),
+        name: name.to_string(),
+        direction,
+    })
+}
+
+/// The step a closing banner announces; None for any other line (`migrating`, `-- …`).
+pub fn step(line: &str) -> Option<Step> {
+    let (version, name, word, mut parts) = banner(line)?;
+    let direction = match word {
         "migrated" => Direction::Up,
         "reverted" => Direction::Down,
         _ => return None,
     };
-    let is_version = version.len() >= 3 && version.chars().all(|c| c.is_ascii_digit());
-    let is_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !is_version || !is_name {
-        return None;
-    }
     let seconds = parts
         .next()
         .and_then(|s| s.strip_prefix('('))
@@ -102,6 +130,25 @@ mod tests {
             step("== 20240101000000 CreateUsers: migrated").map(|s| s.seconds),
             Some(None)
         );
+    }
+
+    #[test]
+    fn opening_banners_are_begun_migrations_and_nothing_else_is() {
+        let b = began("== 20240401000000 AddUniqueIndexToUsers: migrating =====").unwrap();
+        assert_eq!(
+            (b.version.as_str(), b.name.as_str(), b.direction),
+            ("20240401000000", "AddUniqueIndexToUsers", Direction::Up)
+        );
+        let r = began("== 20240401000000 AddUniqueIndexToUsers: reverting ==").unwrap();
+        assert_eq!(r.direction, Direction::Down);
+        for l in [
+            "== 20240101000000 CreateUsers: migrated (0.0011s) ==",
+            "== 2024 Create::Users: migrating ==",
+            "== 20240101000000 Create|Users: migrating ==",
+            "rails aborted!",
+        ] {
+            assert_eq!(began(l), None, "{l:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@ use crate::error::Error;
 use crate::exit;
 use crate::plan::arn::id_of;
 use crate::verdict::outcome::Outcome;
-use crate::verdict::rails::{self, Direction, Step};
+use crate::verdict::rails::{self, Begun, Direction, Step};
+use crate::verdict::transcript::Transcript;
 
 /// What the preflight found: the count of SSM parameters, and each Secrets Manager secret.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -65,6 +66,8 @@ pub struct Report {
     pub stop_command: Option<String>,
     /// `gate`: the deployment, its hook and what the gate answered.
     pub gate: Option<GateReport>,
+    /// How long ecs-migrate ran, end to end (run, gate, revert).
+    pub elapsed_seconds: Option<f64>,
     /// The failure is the release's own (its task definition names a missing secret): a gate
     /// rolls back for it, and leaves the hook for any other failure.
     #[serde(skip)]
@@ -97,6 +100,11 @@ pub struct LogFacts {
     pub reverted_versions: Vec<String>,
     /// Each migration Rails finished, with its duration, in the order read.
     pub migrations: Vec<Step>,
+    /// The migrations Rails began and never finished: the one that failed (or was stopped).
+    pub unfinished_migrations: Vec<Begun>,
+    /// The log's last lines, as read (untrusted): a failure's JUnit report quotes them.
+    #[serde(skip)]
+    pub tail: Vec<String>,
 }
 
 impl LogFacts {
@@ -105,6 +113,13 @@ impl LogFacts {
         self.migrated_versions = rails::versions(&steps, Direction::Up);
         self.reverted_versions = rails::versions(&steps, Direction::Down);
         self.migrations = steps;
+    }
+
+    /// What the log said: Rails' steps, the migrations left unfinished, the last lines.
+    pub fn set_transcript(&mut self, t: &Transcript) {
+        self.set_steps(t.steps().to_vec());
+        self.unfinished_migrations = t.unfinished();
+        self.tail = t.tail();
     }
 }
 
@@ -200,8 +215,13 @@ impl Report {
         if let Some(td) = &self.task_definition_arn {
             out.push(format!("task definition: {td}"));
         }
-        if let Some(d) = self.ended.duration_seconds {
-            out.push(format!("duration: {d:.1}s"));
+        match (self.ended.duration_seconds, self.elapsed_seconds) {
+            (Some(task), Some(all)) => {
+                out.push(format!("duration: {task:.1}s (the task), {all:.1}s in all"))
+            }
+            (Some(task), None) => out.push(format!("duration: {task:.1}s (the task)")),
+            (None, Some(all)) => out.push(format!("duration: {all:.1}s in all")),
+            (None, None) => {}
         }
         for (label, value) in [
             ("stop code", &self.ended.stop_code),
@@ -212,18 +232,7 @@ impl Report {
                 out.push(format!("{label}: {v}"));
             }
         }
-        if !self.logs.migrated_versions.is_empty() {
-            out.push(format!(
-                "migrated: {}",
-                self.logs.migrated_versions.join(", ")
-            ));
-        }
-        if !self.logs.reverted_versions.is_empty() {
-            out.push(format!(
-                "reverted: {}",
-                self.logs.reverted_versions.join(", ")
-            ));
-        }
+        out.extend(self.migrations_table());
         if let Some(u) = &self.console_url {
             out.push(format!("console: {u}"));
         }
@@ -265,6 +274,47 @@ impl Report {
             out.push(format!("the task may still be running; stop it with: {c}"));
         }
         out
+    }
+
+    /// The migrations Rails finished, with their durations, then any it began and never
+    /// finished, as a compact table (none: no line).
+    pub fn migrations_table(&self) -> Vec<String> {
+        let steps = &self.logs.migrations;
+        let unfinished = &self.logs.unfinished_migrations;
+        if steps.is_empty() && unfinished.is_empty() {
+            return vec![];
+        }
+        let width = |name: &str| name.chars().count().min(48);
+        let names = steps.iter().map(|s| width(&s.name));
+        let w = names.chain(unfinished.iter().map(|b| width(&b.name))).max();
+        let w = w.unwrap_or(0);
+        let mut out = vec!["migrations:".to_string()];
+        for s in steps {
+            let secs = s.seconds.map_or("-".into(), |t| format!("{t:.4}s"));
+            out.push(format!(
+                "  {} {:<w$}  {:<4}  {secs:>9}",
+                s.version,
+                s.name,
+                direction(s.direction)
+            ));
+        }
+        for b in unfinished {
+            out.push(format!(
+                "  {} {:<w$}  {:<4}  began, never finished",
+                b.version,
+                b.name,
+                direction(b.direction)
+            ));
+        }
+        out
+    }
+}
+
+/// `up` or `down`, as the tables and reports say it.
+pub fn direction(d: Direction) -> &'static str {
+    match d {
+        Direction::Up => "up",
+        Direction::Down => "down",
     }
 }
 
@@ -327,5 +377,38 @@ mod tests {
         assert_eq!(v["outcome"], "failed");
         assert_eq!(v["process_exit_code"], 1);
         assert!(r.summary_lines()[0].starts_with("result: failed (exit 1), container exit code 1"));
+        assert!(v.get("unfinished_migrations").is_some());
+        assert!(
+            v.get("tail").is_none(),
+            "the raw tail stays out of the JSON"
+        );
+    }
+
+    #[test]
+    fn the_summary_tables_the_migrations_with_their_durations_and_the_run_its_own() {
+        let mut t = Transcript::default();
+        for l in [
+            "== 20240101000000 CreateUsers: migrated (0.0011s) ==",
+            "== 20240215093000 AddEmailToUsers: migrated ==",
+            "== 20240401000000 AddUniqueIndexToUsers: migrating ==",
+        ] {
+            t.read(l);
+        }
+        let mut r = Report::default();
+        r.logs.set_transcript(&t);
+        r.ended.duration_seconds = Some(4.25);
+        r.elapsed_seconds = Some(9.5);
+        let lines = r.summary_lines();
+        let at = lines.iter().position(|l| l == "migrations:").unwrap();
+        assert_eq!(
+            lines[at + 1..at + 4],
+            [
+                "  20240101000000 CreateUsers            up      0.0011s",
+                "  20240215093000 AddEmailToUsers        up            -",
+                "  20240401000000 AddUniqueIndexToUsers  up    began, never finished",
+            ]
+        );
+        assert!(lines.contains(&"duration: 4.2s (the task), 9.5s in all".to_string()));
+        assert!(Report::default().migrations_table().is_empty());
     }
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod ci;
 mod gate;
 mod hook;
 mod iam_policy;

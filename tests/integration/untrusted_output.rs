@@ -40,12 +40,15 @@ async fn under_github_actions_container_output_cannot_issue_workflow_commands() 
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
-    let token = lines[0]
+    // our group opens first and closes last, both outside the fence (tests/integration/ci.rs)
+    assert!(lines[0].starts_with("::group::"), "{out}");
+    let token = lines[1]
         .strip_prefix("::stop-commands::")
-        .unwrap_or_else(|| panic!("first line {:?}", lines[0]));
+        .unwrap_or_else(|| panic!("second line {:?}", lines[1]));
     assert_eq!(token.len(), 32, "a random token");
-    assert_eq!(*lines.last().unwrap(), format!("::{token}::"));
-    let inside = &lines[1..lines.len() - 1];
+    assert_eq!(lines[lines.len() - 2], format!("::{token}::"));
+    assert_eq!(*lines.last().unwrap(), "::endgroup::");
+    let inside = &lines[2..lines.len() - 2];
     assert!(inside.contains(&"::error::injected"), "{out}");
     // a token is fresh per run
     let again = w.run_with_env(&gha, &["--", "echo", "x"]);

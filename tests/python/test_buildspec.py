@@ -121,6 +121,22 @@ def test_buildspec_shape():
     assert b["phases"]["build"]["on-failure"] == "ABORT"
     assert set(b["env"]["exported-variables"]) == {"MIGRATION_TASK_ARN", "MIGRATED_VERSIONS"}
     assert b["artifacts"]["files"] == ["taskdef.json", "appspec.yaml", "imageDetail.json"]
+    report = b["reports"]["migration"]
+    assert report["file-format"] == "JUNITXML"
+    assert report["files"] == [b["env"]["variables"]["JUNIT_REPORT"]]
+    run = next(c for c in b["phases"]["build"]["commands"] if "ecs-migrate run" in c)
+    assert '--junit "$JUNIT_REPORT"' in run
+
+
+def junit_report(src: Path) -> dict:
+    """The report the reports: section publishes, validated against the JUnit schema
+    (tests/fixtures/junit-10.xsd, the Jenkins xunit plugin's); its root as a dict."""
+    import xmlschema
+    schema = xmlschema.XMLSchema(str(ROOT / "tests/fixtures/junit-10.xsd"))
+    spec = load_buildspec()
+    path = src / spec["reports"]["migration"]["files"][0]
+    schema.validate(str(path))
+    return schema.to_dict(str(path))
 
 
 def test_the_artifact_is_taken_from_where_render_writes():
@@ -151,6 +167,16 @@ def test_passing_migration_exports_and_renders(endpoint, tmp_path):
     assert json.loads((out / "imageDetail.json").read_text())["ImageURI"] == world["image"]
     assert json.loads((src / "migration-result.json").read_text())["client_token"] == (
         "0c4f9a36-5d8e-4c39-9a43-64b3a4c2c7e1-1"), "execution id + build number"
+    suite = junit_report(src)["testsuite"][0]
+    cases = {c["@name"]: c for c in suite["testcase"]}
+    assert (suite["@tests"], suite["@failures"]) == ("4", "0"), suite
+    for name in ["20240101000000 CreateUsers", "20240215093000 AddEmailToUsers",
+                 "20240301120000 CreatePosts"]:
+        assert float(cases[name]["@time"]) >= 0 and cases[name]["@classname"] == "migrations.up"
+    assert "outcome succeeded, exit code 0" in cases["ecs-migrate run"]["system-out"][0]
+    # the JSON result carries the durations too
+    result = json.loads((src / "migration-result.json").read_text())
+    assert [m["seconds"] is not None for m in result["migrations"]] == [True] * 3, result
 
 
 def test_placeholder_mode_leaves_the_image_to_the_deploy_action(endpoint, tmp_path):
@@ -254,6 +280,15 @@ def test_failing_migration_fails_the_build_and_renders_nothing(endpoint, tmp_pat
     assert not (src / "deploy" / "taskdef.json").exists()
     result = json.loads((src / "migration-result.json").read_text())
     assert result["outcome"] == "failed" and result["exit_code"] == 1
+    # the report is there for CodeBuild to publish, valid, naming the migration that failed
+    suite = junit_report(src)["testsuite"][0]
+    cases = {c["@name"]: c for c in suite["testcase"]}
+    assert (suite["@tests"], suite["@failures"]) == ("5", "2"), suite
+    assert cases["20240401000000 AddUniqueIndexToUsers"]["failure"][0]["@type"] == "unfinished"
+    failure = cases["ecs-migrate run"]["failure"][0]
+    assert failure["@type"] == "failed", failure
+    assert "migration 20240401000000 AddUniqueIndexToUsers began and never finished" in failure["@message"]
+    assert "An error has occurred, this and all later migrations canceled" in failure["$"]
 
 
 def test_missing_image_detail_stops_before_any_aws_call(endpoint, tmp_path):
