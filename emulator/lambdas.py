@@ -1,6 +1,6 @@
 """A local Lambda service: functions run as local processes that speak the real Lambda Runtime
 API, served by cargo-lambda's local control plane (`cargo-lambda lambda watch
---only-lambda-apis`, PyPI `cargo-lambda`, pinned in requirements.txt).
+--only-lambda-apis`, PyPI `cargo-lambda`, pinned in requirements-nodeps.txt).
 
 `POST /_emulator/lambda?region=R` with `{"name", "command", "environment", "timeout",
 "concurrency"}` registers a function (see docs/emulator.md). Each of its `concurrency` execution
@@ -246,7 +246,7 @@ class Environment:
     def start(self) -> None:
         fn = self.function
         if not CARGO_LAMBDA:
-            raise LambdaError("cargo-lambda is not installed (pip install -r emulator/requirements.txt)")
+            raise LambdaError("cargo-lambda is not installed (scripts/setup-venv installs it)")
         self.control_port = _free_port()
         control_log = open(log_dir() / f"cargo-lambda-{fn.region}-{fn.name}-{self.index}.log", "ab")
         self.control = subprocess.Popen(
