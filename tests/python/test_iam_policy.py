@@ -19,12 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("ECS_MIGRATE_BIN", ROOT / "target/debug/ecs-migrate"))
 PIPELINE = ROOT / "docs/pipeline/pipeline.yml"
 NATIVE = ROOT / "docs/pipeline/pipeline-native.yml"
+HOOK = ROOT / "docs/pipeline/hook.yml"
 
-# (template, role, the ecs-migrate commands its CodeBuild project runs)
+# (template, role, the ecs-migrate commands its CodeBuild project or Lambda function runs)
 ROLES = [
     (PIPELINE, "MigrateRole", ["run", "render"]),
     (NATIVE, "GateRole", ["gate"]),
     (NATIVE, "RenderRole", ["render"]),
+    (HOOK, "HookRole", ["hook"]),
 ]
 POLICY_NAME = "ecs-migrate"
 
@@ -79,9 +81,37 @@ def test_a_drifted_role_is_caught():
     assert normalised(doc) != normalised(iam_policy(["gate"], stack))
 
 
+@pytest.mark.skipif(not BIN.exists(), reason="needs the debug binary (cargo build)")
+def test_the_hook_role_is_the_hooks_policy_and_lambdas_basic_execution_only():
+    """Beside `iam-policy hook`, the function's role has one more policy: Lambda's basic
+    execution (CreateLogStream, PutLogEvents), on the function's own log group only."""
+    t = load(HOOK)
+    for params in parameter_sets(t):
+        stack = Stack(t, params)
+        policies = {p["PolicyName"]: stack.resolve(p["PolicyDocument"])
+                    for p in t["Resources"]["HookRole"]["Properties"]["Policies"]}
+        assert set(policies) == {POLICY_NAME, "lambda-basics"}, sorted(policies)
+        p, r, a = PSEUDO["AWS::Partition"], PSEUDO["AWS::Region"], PSEUDO["AWS::AccountId"]
+        group = f"arn:{p}:logs:{r}:{a}:log-group:/aws/lambda/{params['FunctionName']}"
+        assert normalised(policies["lambda-basics"]) == {"FunctionOwnLogs": {
+            "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [group, f"{group}:log-stream:*"], "Condition": None}}
+        # the function logs where that statement allows: its log group is /aws/lambda/<name>
+        fn = stack.resolve(t["Resources"]["HookFunction"]["Properties"])
+        assert fn["LoggingConfig"]["LogGroup"] == f"/aws/lambda/{fn['FunctionName']}"
+        assert fn["FunctionName"] == params["FunctionName"]
+
+
 def test_every_role_that_runs_ecs_migrate_is_checked():
-    """A CodeBuild project whose buildspec runs ecs-migrate uses one of the roles above."""
+    """A CodeBuild project whose buildspec runs ecs-migrate, or a Lambda function (the
+    release's zip: the binary as bootstrap), uses one of the roles above."""
     checked = {(str(t), r) for t, r, _ in ROLES}
+    for template in (HOOK,):
+        for name, res in load(template)["Resources"].items():
+            if res["Type"] == "AWS::Lambda::Function":
+                att = res["Properties"]["Role"]["Fn::GetAtt"]
+                role = att.split(".")[0] if isinstance(att, str) else att[0]
+                assert (str(template), role) in checked, f"{template.name} {name} runs as {role}, unchecked"
     for template in (PIPELINE, NATIVE):
         t = load(template)
         for name, res in t["Resources"].items():
