@@ -188,6 +188,7 @@ pub enum IamCommand {
     Read,
     /// the Lambda lifecycle hook function's role
     Hook,
+    /// run, render, gate and read (everything but the hook, whose function has its own role)
     All,
 }
 

@@ -20,13 +20,8 @@ pub enum Command {
 }
 
 impl Command {
-    pub const ALL: [Command; 5] = [
-        Command::Run,
-        Command::Render,
-        Command::Gate,
-        Command::Read,
-        Command::Hook,
-    ];
+    /// Every command a runner (a person, a CI job) runs; the hook has its function's own role.
+    pub const ALL: [Command; 4] = [Command::Run, Command::Render, Command::Gate, Command::Read];
 }
 
 /// What the policy is scoped to; `*` where a value is not given.
@@ -331,6 +326,16 @@ mod tests {
         );
         let gate = actions(&[Command::Gate]);
         assert!(gate.contains(&"ecs:ContinueServiceDeployment"));
+        // the hook answers by its return value and reads only its target revision
+        let hook = actions(&[Command::Hook]);
+        assert!(hook.contains(&"ecs:RunTask") && hook.contains(&"ecs:DescribeServiceRevisions"));
+        for not_needed in [
+            "ecs:ContinueServiceDeployment",
+            "ecs:DescribeServices",
+            "ecs:ListServiceDeployments",
+        ] {
+            assert!(!hook.contains(&not_needed), "{not_needed}");
+        }
         assert!(gate.iter().all(|a| !a.starts_with("ecr:")));
         for never in [
             "secretsmanager:GetSecretValue",
