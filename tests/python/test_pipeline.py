@@ -124,6 +124,7 @@ def test_docs_name_only_flags_that_exist():
                 # scripts/seed, scripts/emulator, revision.py
                 "--data-dir", "--port", "--deploy", "--add-container", "--depends-on", "--env",
                 "--runs", "--lines", "--write-docs",  # scripts/bench
+                "--only-lambda-apis", "--exit-on-stdin-eof",  # cargo-lambda, emulator.py (docs/emulator.md)
                 # the aws CLI, sha256sum, cargo and readelf in docs/pipeline.md and the runbook
                 "--deployment-controller", "--name", "--only-show-errors", "--pipeline-name",
                 "--stage-name", "--strict", "--target", "--transition-type", "--version-info",
