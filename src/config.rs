@@ -3,14 +3,14 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{
-    self, GateArgs, GateOnAbort, HistoryArgs, IamCommand, IamPolicyArgs, LogsArgs, MigrationArgs,
-    RecordArgs, RenderArgs, RenderFormat, RevertArgs, RunArgs, RunOnAbort, TargetArgs,
-};
 use std::time::Duration;
 
 use clap::Parser;
 
+use crate::cli::{
+    self, GateArgs, GateOnAbort, HistoryArgs, IamCommand, IamPolicyArgs, LogsArgs, MigrationArgs,
+    RecordArgs, RenderArgs, RenderFormat, RevertArgs, RunArgs, RunOnAbort, TargetArgs,
+};
 use crate::error::{Error, Result};
 use crate::plan::connection::Connection;
 use crate::plan::duration::{POLL_CEILING, POLL_MIN, STOP_GRACE};
@@ -474,8 +474,12 @@ pub fn gate_plan(args: &GateArgs) -> Result<GatePlan> {
 /// (plan::hook_event), the function's ECS_MIGRATE_* environment under it; the RunTask token
 /// and the started-by tag are the deployment's, and a duplicate invocation follows the same
 /// migration rather than refusing it.
-pub fn hook_plan(event: &HookEvent) -> Result<GatePlan> {
-    let argv = event.argv()?;
+pub fn hook_plan(event: &HookEvent, env_set: impl Fn(&str) -> bool) -> Result<GatePlan> {
+    let mut argv = event.argv()?;
+    // at the stage ECS invokes it at, unless a stage is set (a hook at several stages)
+    if !event.details.contains_key("stage") && !env_set("ECS_MIGRATE_HOOK_STAGE") {
+        argv.insert(2, format!("--stage={}", event.stage));
+    }
     let cli = cli::Cli::try_parse_from(&argv).map_err(|e| {
         let text = e.to_string();
         let first = text.lines().next().unwrap_or_default();
@@ -489,12 +493,25 @@ pub fn hook_plan(event: &HookEvent) -> Result<GatePlan> {
         return Err(Error::usage("the hook's configuration is not a gate's"));
     };
     let mut plan = gate_plan(&args)?;
+    if let Some(image) = &plan.run.target.image {
+        return Err(Error::usage(format!(
+            "the hook migrates the image of the deployment's target revision, not {image}"
+        ))
+        .with_hint(
+            "unset ECS_MIGRATE_IMAGE and ECS_MIGRATE_IMAGE_DETAIL in the function's environment",
+        ));
+    }
     plan.run.record.kind = Kind::Hook;
     plan.run.client_token = Some(hook_event::client_token(&event.deployment_arn));
     plan.run.caller = hook_event::caller(&event.deployment_arn);
     plan.run.attach = true;
+    // nothing stops a migration left running once ECS gives up on the hook: a deadline always
+    plan.run.timeout = Some(plan.run.timeout.unwrap_or(HOOK_TIMEOUT));
     Ok(plan)
 }
+
+/// The hook's migration deadline when neither hookDetails.timeout nor ECS_MIGRATE_TIMEOUT sets one.
+pub const HOOK_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// The hook function's own settings, from its environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -522,6 +539,11 @@ pub fn hook_settings(env: impl Fn(&str) -> Option<String>) -> Result<HookSetting
         )?,
         call_back_delay: read("ECS_MIGRATE_HOOK_CALLBACK_DELAY", Duration::from_secs(30))?,
     };
+    if settings.budget < Duration::from_secs(1) || settings.budget > Duration::from_secs(15 * 60) {
+        return Err(Error::usage(
+            "ECS_MIGRATE_HOOK_INVOCATION_BUDGET must be between 1s and 15m (a Lambda invocation's longest)",
+        ));
+    }
     if settings.call_back_delay < Duration::from_secs(1) {
         return Err(Error::usage(
             "ECS_MIGRATE_HOOK_CALLBACK_DELAY must be at least 1s (ECS counts it in seconds)",
@@ -773,6 +795,93 @@ mod tests {
     use crate::cli::{Cli, Command};
     use crate::plan::duration::DURATION_MAX;
     use clap::Parser;
+
+    fn hook_event(details: serde_json::Value, stage: &str) -> HookEvent {
+        HookEvent::parse(&serde_json::json!({
+            "executionId": "e", "lifecycleStage": stage,
+            "resourceArn": "arn:aws:ecs:eu-west-1:123456789012:service-deployment/c/web/0a1b2c",
+            "executionDetails": {
+                "serviceArn": "arn:aws:ecs:eu-west-1:123456789012:service/c/web",
+                "targetServiceRevisionArn": "arn:aws:ecs:eu-west-1:123456789012:service-revision/c/web/1"
+            },
+            "hookDetails": details
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_hooks_plan_is_the_deployments() {
+        let none = |_: &str| false;
+        let p = hook_plan(
+            &hook_event(serde_json::json!({"container": "rails"}), "POST_SCALE_UP"),
+            none,
+        )
+        .unwrap();
+        assert_eq!(p.stage, "POST_SCALE_UP", "the stage ECS invokes it at");
+        assert_eq!(p.service, "web");
+        assert_eq!(p.run.target.cluster.as_deref(), Some("c"));
+        assert_eq!(p.run.record.kind, Kind::Hook);
+        assert_eq!(p.run.caller, "ecs-hook/0a1b2c");
+        assert!(p.run.attach);
+        assert_eq!(
+            p.run.timeout,
+            Some(HOOK_TIMEOUT),
+            "never without a deadline"
+        );
+        assert_eq!(
+            p.run.client_token,
+            Some(hook_event::client_token(
+                "arn:aws:ecs:eu-west-1:123456789012:service-deployment/c/web/0a1b2c"
+            ))
+        );
+        // a stage set in hookDetails (or the environment) holds at any other stage
+        let p = hook_plan(
+            &hook_event(
+                serde_json::json!({"stage": "PRE_SCALE_UP", "timeout": "5m"}),
+                "POST_SCALE_UP",
+            ),
+            none,
+        )
+        .unwrap();
+        assert_eq!(p.stage, "PRE_SCALE_UP");
+        assert_eq!(p.run.timeout, Some(Duration::from_secs(300)));
+        let p = hook_plan(&hook_event(serde_json::json!({}), "POST_SCALE_UP"), |k| {
+            k == "ECS_MIGRATE_HOOK_STAGE"
+        })
+        .unwrap();
+        assert_eq!(
+            p.stage, "PRE_SCALE_UP",
+            "ECS_MIGRATE_HOOK_STAGE's default when set"
+        );
+    }
+
+    #[test]
+    fn the_hook_refuses_an_image_of_its_own_and_bad_details() {
+        let e = hook_plan(
+            &hook_event(serde_json::json!({"timeout": "soon"}), "PRE_SCALE_UP"),
+            |_| false,
+        )
+        .unwrap_err();
+        assert!(
+            e.message
+                .starts_with("the hook's configuration: invalid value 'soon'"),
+            "{e}"
+        );
+        assert_eq!(e.exit_code(), crate::exit::USAGE);
+        assert!(
+            hook_settings(|k| (k == "ECS_MIGRATE_HOOK_INVOCATION_BUDGET").then(|| "20m".into()))
+                .is_err()
+        );
+        assert!(
+            hook_settings(|k| (k == "ECS_MIGRATE_HOOK_CALLBACK_DELAY").then(|| "0s".into()))
+                .is_err()
+        );
+        let s = hook_settings(|_| None).unwrap();
+        assert_eq!(
+            (s.budget, s.call_back_delay),
+            (Duration::from_secs(14 * 60), Duration::from_secs(30))
+        );
+    }
 
     fn plan(args: &[&str]) -> Result<RunPlan> {
         let mut argv = vec!["ecs-migrate", "run"];

@@ -8,21 +8,18 @@
 use std::time::{Duration, SystemTime};
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::aws::Clients;
 use crate::aws::deployments;
 use crate::config::{self, HookSettings};
 use crate::output::{Format, Output};
-use crate::plan::hook_event::{
-    self, Answer, DEADLINE_KEY, HookEvent, HookStatus, PRINTED_KEY, TASK_KEY,
-};
-use crate::plan::migration::OnAbort;
+use crate::plan::hook_event::{self, Answer, HookEvent, HookStatus};
+use crate::plan::migration::{OnAbort, RunPlan};
 use crate::signals::Aborts;
-use crate::steps::{hook, migrate};
-use crate::verdict::hook_answer::{Found, hook_answer};
-use crate::verdict::outcome::Outcome;
+use crate::steps::{derive, hook, migrate, preflight};
+use crate::verdict::hook_answer::{self, Invocation};
 use crate::verdict::report::Report;
 
 /// Serves invocations until the runtime ends the process; the exit code when it cannot start.
@@ -51,12 +48,12 @@ pub async fn serve() -> i32 {
 /// The Runtime API loop: each invocation's answer, logged, as ECS reads it.
 async fn run<F, Fut>(answer: F) -> i32
 where
-    F: Fn(Invocation) -> Fut,
+    F: Fn(Request) -> Fut,
     Fut: Future<Output = Answer>,
 {
     let handler = service_fn(|event: LambdaEvent<Value>| {
         let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
-        let answered = answer(Invocation {
+        let answered = answer(Request {
             payload: event.payload,
             deadline,
         });
@@ -74,18 +71,18 @@ where
         Ok(()) => crate::exit::SUCCESS,
         Err(e) => {
             Output::new(Format::Text).error_line(format!("the Lambda runtime failed: {e}"));
-            crate::exit::USAGE
+            crate::exit::LAUNCH_FAILED
         }
     }
 }
 
 /// One invocation: ECS's event, and when the function must have answered.
-pub struct Invocation {
+pub struct Request {
     payload: Value,
     deadline: SystemTime,
 }
 
-async fn invoke(inv: Invocation, settings: &HookSettings) -> Answer {
+async fn invoke(inv: Request, settings: &HookSettings) -> Answer {
     let out = Output::new(Format::Text);
     let event = match HookEvent::parse(&inv.payload) {
         Ok(e) => e,
@@ -102,7 +99,7 @@ async fn invoke(inv: Invocation, settings: &HookSettings) -> Answer {
             .unwrap_or_default()
     ));
     // 1. The plan: hookDetails and the environment
-    let plan = match config::hook_plan(&event) {
+    let plan = match config::hook_plan(&event, |k| std::env::var_os(k).is_some()) {
         Ok(p) => p,
         Err(e) => return Answer::new(HookStatus::Failed, e.to_string()),
     };
@@ -110,7 +107,7 @@ async fn invoke(inv: Invocation, settings: &HookSettings) -> Answer {
         return Answer::new(
             HookStatus::Succeeded,
             format!(
-                "the migration runs at {}, not {}: nothing to do here",
+                "the migration runs at {} (hookDetails.stage or ECS_MIGRATE_HOOK_STAGE), not {}: nothing to do here",
                 plan.stage, event.stage
             ),
         );
@@ -118,9 +115,15 @@ async fn invoke(inv: Invocation, settings: &HookSettings) -> Answer {
     // 2. This invocation's time, and the migration's own deadline (set by the first one)
     let now = SystemTime::now();
     let mut run = plan.run;
-    let working = hook_event::invocation_time(inv.deadline, now, settings.budget);
+    let (working, spare) = hook_event::invocation_time(inv.deadline, now, settings.budget);
     let overall = event.deadline().or_else(|| run.timeout.map(|t| now + t));
     let until_overall = overall.map(|d| d.duration_since(now).unwrap_or(Duration::ZERO));
+    if until_overall == Some(Duration::ZERO) && event.task().is_none() {
+        return Answer::new(
+            HookStatus::Failed,
+            "the migration's deadline (hookDetails.timeout or ECS_MIGRATE_TIMEOUT) passed before it could be launched",
+        );
+    }
     let mut aborts = Aborts::new(closed(), None);
     match until_overall {
         Some(left) if left <= working => {
@@ -132,89 +135,115 @@ async fn invoke(inv: Invocation, settings: &HookSettings) -> Answer {
             aborts.tighten(Instant::now() + working, "this invocation's time");
         }
     }
+    // after the deadline: a stop's grace and the log's drain fit in what the function has left
+    if let Some(spare) = spare {
+        run.stop_grace = run.stop_grace.min(spare / 2);
+        run.log_drain_max = run.log_drain_max.min(spare / 4);
+    }
     run.timeout = None;
     // 3. The target revision, then launch or follow
-    let report = async {
-        let clients = Clients::load(&run.connection).await?;
-        let cluster = run.target.cluster.clone().unwrap_or_default();
-        let api = deployments::Sdk {
-            ecs: &clients.ecs,
-            cluster: &cluster,
-            service: &plan.service,
-        };
-        let container = run.target.container.as_deref();
-        let resolved = hook::revision_source(
-            &clients,
-            &api,
-            &event.target_revision,
-            container,
-            None,
-            &event.deployment_arn,
-        )
-        .await?;
-        Ok::<Report, crate::error::Error>(match event.task() {
-            None => migrate::migrate(&run, &clients, &resolved, &out, &mut aborts).await,
-            Some(task) => {
-                migrate::resume(
-                    &run,
-                    &clients,
-                    &resolved,
-                    task,
-                    event.printed(),
-                    &out,
-                    &mut aborts,
-                )
-                .await
-            }
-        })
-    }
-    .await
-    .unwrap_or_else(|e| {
-        let mut r = Report::default();
-        r.fail(&e);
-        r
-    });
-    out.report(&report);
+    let report = match aborts.race(Clients::load(&run.connection)).await {
+        Ok(Ok(clients)) => {
+            follow_or_launch(&event, &plan.service, &run, &clients, &out, &mut aborts).await
+        }
+        Ok(Err(e)) => failed(&e),
+        Err(_) => failed(&crate::error::Error::before_run(
+            "this invocation's time ran out loading the AWS configuration",
+        )),
+    };
     // 4. The answer
-    // still running, or exited with its log cut short by this invocation's time: the next
-    // invocation follows it (and drains the log)
-    let cut_short = run.on_abort == OnAbort::Detach
-        && !report.logs.logs_complete
-        && aborts.deadline().is_some_and(|d| Instant::now() >= d);
-    let running = (report.detached || cut_short) && report.task_arn.is_some();
-    let (status, why) = hook_answer(Found {
+    let running =
+        (report.detached || cut_short(&run, &report, &aborts)) && report.task_arn.is_some();
+    if running {
+        out.progress(format!(
+            "{} is left running for the next invocation ({} log lines read)",
+            report.task_arn.as_deref().unwrap_or_default(),
+            report.logs.log_lines
+        ));
+    } else {
+        out.report(&report);
+    }
+    let invocation = Invocation {
         outcome: report.outcome,
         release_defect: report.release_defect,
-        launched: report.task_arn.is_some() || event.task().is_some(),
+        task_arn: report.task_arn.clone(),
+        earlier_task: event.task().is_some(),
         running,
-    });
-    let reason = match (&report.error, report.outcome) {
-        (Some(e), _) if !running && status != HookStatus::Succeeded => format!("{why}: {e}"),
-        (_, Some(Outcome::Failed)) => format!(
-            "{why}: exit code {}",
-            report
-                .ended
-                .exit_code
-                .map_or("unknown".into(), |c| c.to_string())
-        ),
-        _ => why.to_string(),
+        error: report.error.clone(),
+        exit_code: report.ended.exit_code,
+        log_lines: report.logs.log_lines,
     };
-    let mut answer = Answer::new(status, reason);
-    if status == HookStatus::InProgress {
-        answer.call_back_delay = Some(settings.call_back_delay.as_secs());
-        if running && let Some(task) = &report.task_arn {
-            answer.details.insert(TASK_KEY.into(), json!(task));
-            answer
-                .details
-                .insert(PRINTED_KEY.into(), json!(report.logs.log_lines));
+    let deadline = overall
+        .and_then(|d| d.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs_f64());
+    hook_answer::answer(&invocation, settings.call_back_delay, deadline)
+}
+
+/// The target revision as the source, then the migration: launched, or the task an earlier
+/// invocation left in hookDetails followed.
+async fn follow_or_launch(
+    event: &HookEvent,
+    service: &str,
+    run: &RunPlan,
+    clients: &Clients,
+    out: &Output,
+    aborts: &mut Aborts,
+) -> Report {
+    let cluster = run.target.cluster.clone().unwrap_or_default();
+    let api = deployments::Sdk {
+        ecs: &clients.ecs,
+        cluster: &cluster,
+        service,
+    };
+    let container = run.target.container.as_deref();
+    let resolving = hook::revision_source(
+        clients,
+        &api,
+        &event.target_revision,
+        container,
+        None,
+        &event.deployment_arn,
+    );
+    let resolved = match aborts.race(resolving).await {
+        Ok(Ok(resolved)) => resolved,
+        Ok(Err(e)) => return failed(&e),
+        Err(_) => {
+            return failed(&crate::error::Error::before_run(
+                "this invocation's time ran out reading the target revision",
+            ));
         }
-        if let Some(d) = overall.and_then(|d| d.duration_since(SystemTime::UNIX_EPOCH).ok()) {
-            answer
-                .details
-                .insert(DEADLINE_KEY.into(), json!(d.as_secs_f64()));
+    };
+    if let Some(task) = event.task() {
+        let printed = event.printed();
+        return migrate::resume(run, clients, &resolved, task, printed, out, aborts).await;
+    }
+    // a twin or an earlier invocation may have launched it (its answer lost): follow that one
+    let token = run.client_token.clone().unwrap_or_default();
+    if let Ok(derived) = derive::derive(run, &resolved, token) {
+        let looking =
+            preflight::hook_task(&clients.ecs, &cluster, &derived.started_by, &run.caller);
+        if let Ok(Ok(Some(task))) = aborts.race(looking).await {
+            out.progress(format!(
+                "this deployment's migration is {task}; following it"
+            ));
+            return migrate::resume(run, clients, &resolved, &task, 0, out, aborts).await;
         }
     }
-    answer
+    migrate::migrate(run, clients, &resolved, out, aborts).await
+}
+
+/// The container exited, but this invocation's time cut its log's drain short: the next
+/// invocation drains it.
+fn cut_short(run: &RunPlan, report: &Report, aborts: &Aborts) -> bool {
+    run.on_abort == OnAbort::Detach
+        && !report.logs.logs_complete
+        && aborts.deadline().is_some_and(|d| Instant::now() >= d)
+}
+
+fn failed(e: &crate::error::Error) -> Report {
+    let mut r = Report::default();
+    r.fail(e);
+    r
 }
 
 /// No signals reach a Lambda function's handler: the invocation's deadline is its only abort.

@@ -176,16 +176,23 @@ pub fn caller(deployment_arn: &str) -> String {
     format!("ecs-hook/{}", id_of(deployment_arn))
 }
 
-/// How long one invocation may work: the function's remaining time less a margin to answer,
-/// within `budget`. A deadline that cannot be the function's (past, or beyond Lambda's 15
-/// minutes: local runtimes send a constant) is ignored.
-pub fn invocation_time(deadline: SystemTime, now: SystemTime, budget: Duration) -> Duration {
+/// One invocation's time: `working`, until the follow ends (then the task is left running for
+/// the next invocation), and `spare`, what is left after it for a stop's grace, the log's drain
+/// and the record, before the function's deadline. A deadline that cannot be the function's
+/// (past, or beyond Lambda's 15 minutes: local runtimes send a constant) is ignored: `budget`
+/// alone bounds the work, and the spare is unknown.
+pub fn invocation_time(
+    deadline: SystemTime,
+    now: SystemTime,
+    budget: Duration,
+) -> (Duration, Option<Duration>) {
     match deadline.duration_since(now) {
         Ok(left) if left > Duration::ZERO && left <= Duration::from_secs(16 * 60) => {
-            let margin = (left / 10).max(Duration::from_secs(2));
-            budget.min(left.saturating_sub(margin))
+            let spare = (left / 5).max(Duration::from_secs(3)).min(left);
+            let working = budget.min(left - spare);
+            (working, Some(left - working))
         }
-        _ => budget,
+        _ => (budget, None),
     }
 }
 
@@ -381,18 +388,15 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let budget = Duration::from_secs(600);
         let at = |s| now + Duration::from_secs(s);
-        assert_eq!(
-            invocation_time(at(300), now, budget),
-            Duration::from_secs(270)
-        );
-        assert_eq!(invocation_time(at(10), now, budget), Duration::from_secs(8));
-        assert_eq!(invocation_time(at(900), now, budget), budget);
+        let secs = Duration::from_secs;
+        let t = |deadline| invocation_time(deadline, now, budget);
+        assert_eq!(t(at(300)), (secs(240), Some(secs(60))));
+        assert_eq!(t(at(10)), (secs(7), Some(secs(3))));
+        assert_eq!(t(at(900)), (budget, Some(secs(300))));
+        assert_eq!(t(at(2)), (secs(0), Some(secs(2))));
         // a deadline no Lambda has (past, or a constant a local runtime sends): the budget
-        assert_eq!(
-            invocation_time(now - Duration::from_secs(5), now, budget),
-            budget
-        );
-        assert_eq!(invocation_time(at(3600), now, budget), budget);
+        assert_eq!(t(now - secs(5)), (budget, None));
+        assert_eq!(t(at(3600)), (budget, None));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::guard;
 use crate::output::Output;
 use crate::plan::arn::id_of;
-use crate::plan::migration::{RunPlan, Source};
+use crate::plan::migration::{Kind, RunPlan, Source};
 use crate::signals::{AbortEvent, Aborts};
 use crate::steps::derive::{self, Derived};
 use crate::steps::follow::machine::{OnAbort, Settings};
@@ -50,6 +50,9 @@ struct Trail {
     recorder: Option<Recorder>,
     /// The launch record's write, under way beside the follow.
     launch_written: Option<JoinHandle<Result<()>>>,
+    /// The container exited but the deadline cut its log's drain short: a Lambda hook's next
+    /// invocation reads it whole and records the verdict then.
+    drain_cut: bool,
 }
 
 /// How the preparation ended.
@@ -144,11 +147,13 @@ pub async fn resume(
                 Start {
                     launched_at: None,
                     printed,
+                    ours: true,
                 },
                 aborts,
                 out,
             )
             .await;
+            trail.drain_cut = drain_cut(&logs, aborts);
             trail.derived = Some(derived);
             trail.logs = logs;
             trail.followed = Some(followed);
@@ -161,6 +166,7 @@ pub async fn resume(
 async fn finish(plan: &RunPlan, mut trail: Trail, out: &Output) -> Report {
     let recorder = trail.recorder.take();
     let launch_written = trail.launch_written.take();
+    let drain_cut = trail.drain_cut;
     let observer = if trail.attached {
         Observer::Attached
     } else {
@@ -175,8 +181,10 @@ async fn finish(plan: &RunPlan, mut trail: Trail, out: &Output) -> Report {
     if report.task_arn.is_some() {
         report.record = Some(false);
     }
+    let hold = plan.record.kind == Kind::Hook && drain_cut;
     if plan.record.enabled && report.task_arn.is_some() {
-        let written = record_verdict(recorder, launch_written, &report, digest, observer).await;
+        let written =
+            record_verdict(recorder, launch_written, &report, digest, observer, hold).await;
         if let Err(why) = &written {
             let w =
                 format!("the migration's record could not be written ({why}); its verdict stands");
@@ -190,13 +198,15 @@ async fn finish(plan: &RunPlan, mut trail: Trail, out: &Output) -> Report {
 
 /// The verdict's record, after the launch's (whose write ran beside the follow). A verdict is
 /// written once the migration's fate is settled: not when it was left running (detach) or
-/// could not be observed, nor by an attached follower before it ended.
+/// could not be observed, nor by an attached follower before it ended, nor (`hold`) by a hook
+/// invocation whose time cut the log's drain short.
 async fn record_verdict(
     recorder: Option<Recorder>,
     launch_written: Option<JoinHandle<Result<()>>>,
     report: &Report,
     digest: Option<String>,
     observer: Observer,
+    hold: bool,
 ) -> std::result::Result<(), String> {
     let recorder = recorder.ok_or("the container has no awslogs log group to keep it in")?;
     if let Some(handle) = launch_written {
@@ -207,6 +217,7 @@ async fn record_verdict(
         }
     }
     let settled = !report.detached
+        && !hold
         && report.outcome != Some(Outcome::LostTrack)
         && (observer == Observer::Launcher || report.ended.exit_code.is_some());
     let Some(verdict) = Verdict::of(report, digest, observer).filter(|_| settled) else {
@@ -333,13 +344,14 @@ async fn steps(
         &task_arn,
         Start {
             launched_at: Some(launched_at),
-            printed: 0,
+            ..Default::default()
         },
         aborts,
         out,
     )
     .await;
     guard::clear();
+    trail.drain_cut = drain_cut(&logs, aborts);
     trail.logs = logs;
     if let Some(winner) = followed.winner.clone()
         && plan.attach
@@ -555,12 +567,22 @@ fn seam_for<'a>(clients: &'a Clients, cluster: &'a str, container: &'a str) -> S
     }
 }
 
+/// The log was left incomplete because the deadline came (not the drain's own bound).
+fn drain_cut(logs: &LogFacts, aborts: &Aborts) -> bool {
+    !logs.logs_complete
+        && aborts
+            .deadline()
+            .is_some_and(|d| tokio::time::Instant::now() >= d)
+}
+
 /// Where a follow starts: `launched_at`, when RunTask answered, if we launched the task here
 /// (else another run or invocation did); `printed`, the log lines printed before.
 #[derive(Default)]
 struct Start {
     launched_at: Option<tokio::time::Instant>,
     printed: u64,
+    /// Ours though launched elsewhere (an earlier hook invocation): an abort may stop it.
+    ours: bool,
 }
 
 /// Step 6: the engine over the SDK seam, with the run's settings, from `start`.
@@ -576,6 +598,7 @@ async fn follow_task(
     let Start {
         launched_at,
         printed,
+        ours,
     } = start;
     let owned = launched_at.is_some();
     let cluster = plan.target.cluster.as_deref().unwrap_or_default();
@@ -603,7 +626,7 @@ async fn follow_task(
         lost_after: plan.lost_after,
         stop_grace: plan.stop_grace,
         // someone else's migration is never stopped by us
-        on_abort: if owned && plan.on_abort.stops_task() {
+        on_abort: if (owned || ours) && plan.on_abort.stops_task() {
             OnAbort::Stop
         } else {
             OnAbort::Detach

@@ -122,3 +122,53 @@ pub async fn running_migration(
         })?;
     Ok(out.task_arns().first().cloned())
 }
+
+/// The Lambda hook's task for a deployment, launched by an earlier or a twin invocation: the
+/// family's tasks (running and stopped: ECS keeps a stopped one for about an hour) tagged as
+/// started by `caller` (`ecs-hook/<deployment id>`). One whose container ran wins over one
+/// stopped before it started (a claim's loser); None when there is none.
+pub async fn hook_task(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    started_by: &str,
+    caller: &str,
+) -> Result<Option<String>> {
+    let mut arns = vec![];
+    for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+        let out = ecs
+            .list_tasks()
+            .cluster(cluster)
+            .started_by(started_by)
+            .desired_status(status)
+            .send()
+            .await
+            .map_err(|e| Error::aws("ecs:ListTasks", e))?;
+        arns.extend(out.task_arns().iter().cloned());
+    }
+    if arns.is_empty() {
+        return Ok(None);
+    }
+    arns.truncate(100); // DescribeTasks' limit
+    let out = ecs
+        .describe_tasks()
+        .cluster(cluster)
+        .set_tasks(Some(arns))
+        .include(aws_sdk_ecs::types::TaskField::Tags)
+        .send()
+        .await
+        .map_err(|e| Error::aws("ecs:DescribeTasks", e))?;
+    let ours = out.tasks().iter().filter(|t| {
+        t.tags().iter().any(|tag| {
+            tag.key() == Some(crate::plan::identity::STARTED_BY_TAG) && tag.value() == Some(caller)
+        })
+    });
+    let ran = |t: &&aws_sdk_ecs::types::Task| {
+        t.started_at().is_some()
+            || t.containers()
+                .iter()
+                .any(|c| c.exit_code().is_some() || c.last_status() == Some("RUNNING"))
+    };
+    let mut ours: Vec<&aws_sdk_ecs::types::Task> = ours.collect();
+    ours.sort_by_key(|t| (!ran(t), std::cmp::Reverse(t.created_at().map(|d| d.secs()))));
+    Ok(ours.first().and_then(|t| t.task_arn()).map(String::from))
+}

@@ -4,7 +4,11 @@
 //! (a migration still running, another one of the family, AWS trouble before launch) is
 //! IN_PROGRESS, and ECS asks again after `callBackDelay`, until the hook's own timeout.
 
-use crate::plan::hook_event::HookStatus;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::plan::hook_event::{Answer, DEADLINE_KEY, HookStatus, PRINTED_KEY, TASK_KEY};
 use crate::verdict::outcome::Outcome;
 
 /// What an invocation found.
@@ -74,10 +78,105 @@ pub fn hook_answer(f: Found) -> (HookStatus, &'static str) {
     }
 }
 
+/// What one invocation's report says, as the answer needs it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Invocation {
+    pub outcome: Option<Outcome>,
+    pub release_defect: bool,
+    /// The task followed now (launched, attached to, or resumed).
+    pub task_arn: Option<String>,
+    /// An earlier invocation launched one.
+    pub earlier_task: bool,
+    /// Left running, or its log's drain cut short by this invocation's time.
+    pub running: bool,
+    pub error: Option<String>,
+    pub exit_code: Option<i32>,
+    /// The log lines read (and printed) so far.
+    pub log_lines: u64,
+}
+
+/// Pure: the answer ECS gets. IN_PROGRESS carries the task and how far its log was printed
+/// (whenever a task is known, so the next invocation follows it rather than launching), the
+/// migration's deadline, and when to ask again.
+pub fn answer(inv: &Invocation, call_back_delay: Duration, deadline_epoch: Option<f64>) -> Answer {
+    let (status, why) = hook_answer(Found {
+        outcome: inv.outcome,
+        release_defect: inv.release_defect,
+        launched: inv.task_arn.is_some() || inv.earlier_task,
+        running: inv.running && inv.task_arn.is_some(),
+    });
+    let reason = match (&inv.error, inv.outcome) {
+        (_, _) if status == HookStatus::InProgress && inv.running => why.to_string(),
+        (Some(e), _) if status != HookStatus::Succeeded => format!("{why}: {e}"),
+        (_, Some(Outcome::Failed)) => format!(
+            "{why}: exit code {}",
+            inv.exit_code.map_or("unknown".into(), |c| c.to_string())
+        ),
+        _ => why.to_string(),
+    };
+    let mut a = Answer::new(status, reason);
+    if status == HookStatus::InProgress {
+        a.call_back_delay = Some(call_back_delay.as_secs().max(1));
+        if let Some(task) = &inv.task_arn {
+            a.details.insert(TASK_KEY.into(), json!(task));
+            a.details.insert(PRINTED_KEY.into(), json!(inv.log_lines));
+        }
+        if let Some(d) = deadline_epoch {
+            a.details.insert(DEADLINE_KEY.into(), json!(d));
+        }
+    }
+    a
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use HookStatus::*;
+
+    #[test]
+    fn in_progress_keeps_the_task_whenever_one_is_known() {
+        let delay = Duration::from_secs(30);
+        let running = Invocation {
+            outcome: Some(Outcome::TimedOut),
+            task_arn: Some("arn:task".into()),
+            running: true,
+            error: Some("deadline reached (this invocation's time); left running".into()),
+            log_lines: 12,
+            ..Default::default()
+        };
+        let a = answer(&running, delay, Some(1_800_000_000.0));
+        assert_eq!(a.status, InProgress);
+        assert_eq!(
+            a.to_json(),
+            json!({"hookStatus": "IN_PROGRESS", "callBackDelay": 30, "hookDetails": {
+                "ecsMigrateTask": "arn:task", "ecsMigrateLogLines": 12,
+                "ecsMigrateDeadline": 1_800_000_000.0}})
+        );
+        assert!(!a.reason.contains("deadline reached"), "{}", a.reason);
+        // lost track of a task it launched: looked at again, not launched again
+        let lost = Invocation {
+            outcome: Some(Outcome::LostTrack),
+            task_arn: Some("arn:task".into()),
+            log_lines: 3,
+            ..Default::default()
+        };
+        let a = answer(&lost, delay, None);
+        assert_eq!(a.status, InProgress);
+        assert_eq!(a.details[TASK_KEY], "arn:task");
+        assert_eq!(a.details[PRINTED_KEY], 3);
+        let failed = Invocation {
+            outcome: Some(Outcome::Failed),
+            task_arn: Some("arn:task".into()),
+            exit_code: Some(1),
+            ..Default::default()
+        };
+        let a = answer(&failed, delay, None);
+        assert_eq!(
+            (a.status, a.reason.as_str()),
+            (Failed, "the migration failed: exit code 1")
+        );
+        assert_eq!(a.to_json(), json!({"hookStatus": "FAILED"}));
+    }
 
     #[test]
     fn the_hook_decision_table() {

@@ -413,7 +413,7 @@ async fn the_deadline_stops_the_task_and_exits_124() {
         "image",
         &[
             "--timeout",
-            "2s",
+            "5s",
             "--output",
             "json",
             "--",
@@ -427,7 +427,7 @@ async fn the_deadline_stops_the_task_and_exits_124() {
     assert_eq!(r["outcome"], "timed_out");
     assert_eq!(r["stop_code"], "UserInitiated");
     assert!(
-        stderr(&o).contains("deadline reached (--timeout 2s)"),
+        stderr(&o).contains("deadline reached (--timeout 5s)"),
         "{}",
         stderr(&o)
     );
