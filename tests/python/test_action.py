@@ -214,3 +214,18 @@ def test_the_outputs_of_a_real_migration(release, endpoint, tmp_path):  # noqa: 
     summary = (tmp_path / "summary.md").read_text()
     assert "| 20240401000000 | AddUniqueIndexToUsers | up | began, never finished |" in summary
     assert (tmp_path / "junit.xml").read_text().startswith("<?xml")
+
+
+def test_the_release_url_is_the_actions_own_repository_when_none_is_given(tmp_path):
+    # github.action_repository can be empty in a composite action: the checkout path names it
+    action_path = tmp_path / "_actions" / "acme" / "ecs-migrate" / "v0.1.0"
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"),
+           "GITHUB_ACTION_PATH": str(action_path), "ECS_MIGRATE_RELEASE_REPOSITORY": ""}
+    proc = subprocess.run([str(ROOT / "scripts/action-install"), "0.1.0", "0" * 64,
+                           str(tmp_path / "dest")], env=env, capture_output=True, text=True,
+                          timeout=120)
+    # no internet here: the download fails, naming the URL it was given
+    assert proc.returncode == 1, proc.stderr
+    assert ("cannot download https://github.com/acme/ecs-migrate/releases/download/v0.1.0/"
+            "ecs-migrate-0.1.0-x86_64-linux-gnu.tar.gz") in proc.stderr, proc.stderr
+    assert not (tmp_path / "dest" / "ecs-migrate").exists()
