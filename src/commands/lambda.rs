@@ -171,7 +171,9 @@ async fn invoke(inv: Request, settings: &HookSettings) -> Answer {
         running,
         error: report.error.clone(),
         exit_code: report.ended.exit_code,
-        log_lines: report.logs.log_lines,
+        // never fewer than were printed before: a read cut short by this invocation's time
+        // may have counted fewer
+        log_lines: report.logs.log_lines.max(event.printed()),
     };
     let deadline = overall
         .and_then(|d| d.duration_since(SystemTime::UNIX_EPOCH).ok())
