@@ -225,4 +225,42 @@ mod tests {
             InProgress
         );
     }
+
+    /// Each row of docs/reliability.md's Lambda hook table says what `hook_answer` does.
+    #[test]
+    fn the_docs_hook_table_is_hook_answer() {
+        let doc = include_str!("../../docs/reliability.md");
+        let table = doc
+            .split("| outcome | when | the Lambda hook answers |")
+            .nth(1)
+            .expect("the hook's table");
+        let rows: Vec<&str> = table
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .collect();
+        assert_eq!(rows.len(), 11, "{rows:?}");
+        for row in rows {
+            let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+            let (name, when, answer) = (cells[0], cells[1], cells[2]);
+            let outcome = Outcome::ALL
+                .into_iter()
+                .find(|o| format!("`{}`", o.name()) == name)
+                .unwrap_or_else(|| panic!("no outcome {name}"));
+            let found = Found {
+                outcome: Some(outcome),
+                release_defect: when.starts_with("the preflight"),
+                launched: !matches!(
+                    outcome,
+                    Outcome::LaunchFailed | Outcome::UsageError | Outcome::Busy
+                ),
+                running: when.starts_with("this invocation's time"),
+            };
+            let want = ["SUCCEEDED", "FAILED", "IN_PROGRESS"]
+                .into_iter()
+                .find(|s| answer.starts_with(s))
+                .unwrap_or_else(|| panic!("{row}"));
+            assert_eq!(hook_answer(found).0.as_str(), want, "{row}");
+        }
+    }
 }

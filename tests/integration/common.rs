@@ -334,9 +334,7 @@ pub fn code(o: &Output) -> i32 {
 
 /// What the emulator was asked in `region`: `{"calls": {API: n}, "run_task_tokens": [...]}`.
 pub fn stats(region: &str) -> Value {
-    let resp = http("GET", &format!("/_emulator/stats?region={region}"), "");
-    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("{}");
-    serde_json::from_str::<Value>(body).unwrap()[region].clone()
+    control_get(&format!("/_emulator/stats?region={region}"))[region].clone()
 }
 
 /// Forgets what the emulator was asked in the world's region so far.
@@ -439,13 +437,16 @@ fn http(method: &str, path: &str, body: &str) -> String {
 
 /// A control-endpoint call of the emulator (`/_emulator/…`) with a JSON body; its JSON answer.
 pub fn control(method: &str, path: &str, body: &Value) -> Value {
-    let resp = http(method, path, &body.to_string());
-    serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap_or("{}")).unwrap()
+    json_body(&http(method, path, &body.to_string()))
 }
 
 /// A control-endpoint GET; its JSON answer.
 pub fn control_get(path: &str) -> Value {
-    let resp = http("GET", path, "");
+    json_body(&http("GET", path, ""))
+}
+
+/// The JSON body of an HTTP response.
+fn json_body(resp: &str) -> Value {
     serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap_or("{}")).unwrap()
 }
 
@@ -620,8 +621,17 @@ pub fn gate(w: &World, extra: &[&str]) -> std::process::Output {
 
 /// The deployment once it has finished (SUCCESSFUL or ROLLBACK_*), described by the SDK.
 pub async fn finished(w: &World, arn: &str) -> aws_sdk_ecs::types::ServiceDeployment {
+    finished_within(w, arn, Duration::from_secs(30)).await
+}
+
+/// `finished`, waiting up to `limit`.
+pub async fn finished_within(
+    w: &World,
+    arn: &str,
+    limit: Duration,
+) -> aws_sdk_ecs::types::ServiceDeployment {
     let ecs = ecs(w).await;
-    let until = Instant::now() + Duration::from_secs(30);
+    let until = Instant::now() + limit;
     loop {
         let out = ecs
             .describe_service_deployments()
@@ -711,9 +721,7 @@ pub async fn hook_status(w: &World, deployment: &str, hook: &str) -> String {
 
 /// What the emulator's fault knobs are now in a region (`GET /_emulator/faults?region=R`).
 pub fn fault_knobs(region: &str) -> Value {
-    let resp = http("GET", &format!("/_emulator/faults?region={region}"), "");
-    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("{}");
-    serde_json::from_str(body).unwrap()
+    control_get(&format!("/_emulator/faults?region={region}"))
 }
 
 /// Seconds since the epoch, on the clock the emulator stamps its calls with.

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_smithy_types::Document;
-use common::{NATIVE, World, emulator, finished, service_task_definition, stats};
+use common::{NATIVE, World, emulator, finished, finished_within, service_task_definition, stats};
 use serde_json::{Value, json};
 
 const FUNCTION: &str = "migrate-hook";
@@ -367,34 +367,6 @@ async fn a_function_that_crashes_rolls_the_deployment_back() {
         d.status_reason()
     );
     assert!(!stages(&w, &deployment).iter().any(|s| s == "SCALE_UP"));
-}
-
-/// The deployment once it has finished, waiting up to `limit`.
-pub async fn finished_within(
-    w: &World,
-    arn: &str,
-    limit: Duration,
-) -> aws_sdk_ecs::types::ServiceDeployment {
-    let until = std::time::Instant::now() + limit;
-    loop {
-        let out = common::ecs(w)
-            .await
-            .describe_service_deployments()
-            .service_deployment_arns(arn)
-            .send()
-            .await
-            .unwrap();
-        let d = out.service_deployments()[0].clone();
-        let status = d.status().unwrap().as_str().to_string();
-        if status == "SUCCESSFUL" || status.starts_with("ROLLBACK_S") {
-            return d;
-        }
-        assert!(
-            std::time::Instant::now() < until,
-            "deployment still {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

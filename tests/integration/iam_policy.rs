@@ -240,7 +240,8 @@ fn the_docs_policy_is_the_commands_policy() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_hook_is_granted_exactly_what_it_calls() {
-    use crate::hook::{deploy, finished_within, function};
+    use crate::common::finished_within;
+    use crate::hook::{deploy, function};
     use serde_json::json;
     use std::time::Duration;
     let w = World::new();
