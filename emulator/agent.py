@@ -5,7 +5,7 @@ DescribeTasks call, always report exitCode 0 for the first container only, and n
 the awslogs stream. This module replaces that with real behaviour:
 
 * RunTask starts a thread per task that walks PROVISIONING -> PENDING -> RUNNING ->
-  DEPROVISIONING -> STOPPED in real time;
+  DEPROVISIONING -> STOPPED in real time, from RunTask's answer on (which shows PROVISIONING);
 * secrets are resolved from the emulator's own SSM and Secrets Manager, images from local
   image directories;
 * every container's effective command runs as a real local process whose output goes, line
@@ -30,9 +30,10 @@ import subprocess
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from moto.ec2.models import ec2_backends
 from moto.ecs import models as ecs_models
@@ -339,6 +340,8 @@ class TaskAgent:
         self.region = task.region_name
         self.definition = definition
         self.stop_requested = threading.Event()
+        # set once RunTask has answered with the task as created (see `answering_run_task`)
+        self.answered = threading.Event()
         self.forgotten = False  # the region was reset: write nothing more
         self.stopped_event = threading.Event()
         self.stopped_monotonic = 0.0
@@ -378,6 +381,7 @@ class TaskAgent:
         return self.stop_requested.wait(FAULTS.get_float(key, region=self.region))
 
     def _run(self) -> None:
+        self.answered.wait(5.0)
         if self._sleep("provisioning_delay"):
             return self._finish("UserInitiated", self.task.stopped_reason, started=False)
         self.set_status("PENDING")
@@ -653,6 +657,24 @@ def _container_entries(task: Task, definition: Any) -> list[dict[str, Any]]:
     return entries
 
 
+_ANSWERING = threading.local()
+
+
+@contextmanager
+def answering_run_task() -> Iterator[None]:
+    """A RunTask request served over HTTP: the tasks it creates leave PROVISIONING only once its
+    answer is made, so RunTask answers with each task as created (as ECS does), however loaded
+    the machine."""
+    created: list[TaskAgent] = []
+    _ANSWERING.created = created
+    try:
+        yield
+    finally:
+        _ANSWERING.created = None
+        for a in created:
+            a.answered.set()
+
+
 def run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> list[Task]:
     tasks = _orig_run_task(self, *args, **kwargs)
     for task in tasks:
@@ -666,6 +688,11 @@ def run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> lis
         task.stop_code = None
         task.version = 1
         agent = TaskAgent(task, definition)
+        created = getattr(_ANSWERING, "created", None)
+        if created is None:
+            agent.answered.set()
+        else:
+            created.append(agent)
         task._agent = agent
         with _LOCK:
             AGENTS.append(agent)

@@ -185,16 +185,18 @@ class FaultMiddleware:
         except ValueError:
             request = {}
         stats.run_task_token(region, request.get("clientToken"))
-        seen = idempotency.lookup(region, request)
-        if seen and seen[0] == "conflict":
-            return _error(start_response, 400, "ConflictException", seen[1].decode())
-        if seen:
-            data = seen[1]
-            status, headers = "200 OK", [("Content-Type", "application/x-amz-json-1.1")]
-        else:
-            status, headers, data = self._moto(environ, body)
-            if status.startswith("200"):
-                idempotency.remember(region, request, data)
+        with idempotency.serialized(region, request):
+            seen = idempotency.lookup(region, request)
+            if seen and seen[0] == "conflict":
+                return _error(start_response, 400, "ConflictException", seen[1].decode())
+            if seen:
+                data = seen[1]
+                status, headers = "200 OK", [("Content-Type", "application/x-amz-json-1.1")]
+            else:
+                with agent.answering_run_task():
+                    status, headers, data = self._moto(environ, body)
+                if status.startswith("200"):
+                    idempotency.remember(region, request, data)
         fail = FAULTS.take("run_task_created_then_fail", region)
         if fail and status.startswith("200"):
             stats.fault_served(region, "RunTask")

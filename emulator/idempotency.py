@@ -2,7 +2,8 @@
 
 The same token (per region and cluster) with the same parameters within 24 h answers with the
 original response, so a retried call launches nothing new; the same token with other parameters
-is a `ConflictException`.
+is a `ConflictException`. Calls with one token are served one at a time (`serialized`), so two
+sent at once launch one task, as on ECS, never two.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 WINDOW_SECONDS = 24 * 3600
 
 _LOCK = threading.Lock()
 # (region, cluster, token) -> (parameters, response body, when)
 _SEEN: dict[tuple[str, str, str], tuple[str, bytes, float]] = {}
+# (region, cluster, token) -> the lock its calls are served under
+_SERVING: dict[tuple[str, str, str], threading.Lock] = {}
 
 
 def _key(region: str, request: dict[str, Any]) -> tuple[str, str, str] | None:
@@ -29,6 +33,19 @@ def _key(region: str, request: dict[str, Any]) -> tuple[str, str, str] | None:
 
 def _parameters(request: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in request.items() if k != "clientToken"}, sort_keys=True)
+
+
+@contextmanager
+def serialized(region: str, request: dict[str, Any]) -> Iterator[None]:
+    """Serves the calls that carry one token one at a time (lookup, launch, remember)."""
+    key = _key(region, request)
+    if key is None:
+        yield
+        return
+    with _LOCK:
+        lock = _SERVING.setdefault(key, threading.Lock())
+    with lock:
+        yield
 
 
 def lookup(region: str, request: dict[str, Any]) -> tuple[str, bytes] | None:
@@ -59,3 +76,5 @@ def forget(region: str) -> None:
     with _LOCK:
         for key in [k for k in _SEEN if k[0] == region]:
             _SEEN.pop(key)
+        for key in [k for k in _SERVING if k[0] == region]:
+            _SERVING.pop(key)

@@ -130,12 +130,14 @@ impl Aborts {
     }
 
     /// An abort that is already due (a queued signal, a passed deadline), without waiting.
+    /// A passed deadline is due even after it fired: the last check before a launch must
+    /// never let one through past it.
     pub fn ready(&mut self) -> Option<AbortEvent> {
         if let Ok(sig) = self.signals.try_recv() {
             return Some(AbortEvent::Signal(sig));
         }
         match self.deadline {
-            Some(d) if !self.deadline_fired && Instant::now() >= d => {
+            Some(d) if Instant::now() >= d => {
                 self.deadline_fired = true;
                 Some(AbortEvent::Deadline)
             }
@@ -171,6 +173,17 @@ mod tests {
             .race(tokio::time::sleep(Duration::from_secs(1)))
             .await;
         assert_eq!(r, Ok(()));
+        // but the check before a launch still sees it passed
+        assert_eq!(aborts.ready(), Some(AbortEvent::Deadline));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_is_due_before_the_deadline() {
+        let (_tx, rx) = mpsc::unbounded_channel();
+        let mut aborts = Aborts::new(rx, Some(Instant::now() + Duration::from_secs(5)));
+        assert_eq!(aborts.ready(), None);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(aborts.ready(), Some(AbortEvent::Deadline));
     }
 
     #[tokio::test(start_paused = true)]

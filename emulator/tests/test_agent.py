@@ -214,3 +214,43 @@ def test_image_digest_of_the_containers_that_ran(world):
     assert digests["v9"] == digests["stg"], "one image directory, one digest"
     assert digests["pinned"] == pinned
     assert digests["broken"] != digests["stg"]
+
+
+def test_one_client_token_sent_at_once_launches_one_task_and_other_parameters_conflict(world):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.exceptions import ClientError
+
+    def run(token: str, td: str) -> str:
+        try:
+            out = world.ecs.run_task(
+                cluster=world.cluster, taskDefinition=td, launchType="FARGATE", clientToken=token,
+                networkConfiguration={"awsvpcConfiguration": {
+                    "subnets": [world.doc["subnets"]["private-a"]],
+                    "securityGroups": [world.doc["security_group"]],
+                }},
+                overrides={"containerOverrides": [{"name": "rails", "command": ["true"]}]},
+            )
+            return out["tasks"][0]["taskArn"]
+        except ClientError as exc:
+            return exc.response["Error"]["Code"]
+
+    other = world.register("twin", lambda containers: None)
+    with ThreadPoolExecutor(8) as pool:
+        same = list(pool.map(lambda _: run("twins", world.td), range(8)))
+        mixed = list(pool.map(lambda i: run("mixed", world.td if i % 2 else other), range(8)))
+    assert len(set(same)) == 1 and same[0].startswith("arn:aws:ecs:"), same
+    launched = [r for r in mixed if r.startswith("arn:aws:ecs:")]
+    assert len(set(launched)) == 1, mixed
+    assert set(mixed) - set(launched) == {"ConflictException"}, mixed
+    tasks = world.ecs.list_tasks(cluster=world.cluster)["taskArns"]
+    assert len(tasks) == 2, tasks
+
+
+def test_run_task_answers_with_the_task_as_created_however_fast_it_moves_on(world):
+    # no provisioning delay: the task would be PENDING before moto had made RunTask's answer
+    world.faults({"provisioning_delay": 0.0, "pending_delay": 0.0})
+    for _ in range(5):
+        task = world.run_task(["true"])
+        assert task["lastStatus"] == "PROVISIONING", task["lastStatus"]
+        world.wait_stopped(task)

@@ -116,6 +116,11 @@ pub async fn describe_task_definition(ecs: &aws_sdk_ecs::Client, td: &str) -> Re
     })
 }
 
+/// A task definition (`family:revision` or its ARN), or None when ECS does not know it.
+pub async fn task_definition(ecs: &aws_sdk_ecs::Client, td: &str) -> Result<Option<Described>> {
+    describe_raw(ecs, td).await
+}
+
 /// The family's latest revision, or None when the family does not exist yet.
 pub async fn latest_task_definition(
     ecs: &aws_sdk_ecs::Client,

@@ -121,20 +121,24 @@ async fn invoke(inv: Request, settings: &HookSettings) -> Answer {
     if until_overall == Some(Duration::ZERO) && event.task().is_none() {
         return Answer::new(
             HookStatus::Failed,
-            "the migration's deadline (hookDetails.timeout or ECS_MIGRATE_TIMEOUT) passed before it could be launched",
+            "the migration's deadline (hookDetails.timeout or ECS_MIGRATE_TIMEOUT) passed before it could be launched; nothing was launched",
         );
     }
+    // the AWS configuration and the target revision are read in this invocation's time; the
+    // migration's own deadline, when it falls within it, bounds the launch and the follow
+    // (past it the follow stops the task at once; it must never cut the reads that lead there)
     let mut aborts = Aborts::new(closed(), None);
-    match until_overall {
+    aborts.tighten(Instant::now() + working, "this invocation's time");
+    let migration_deadline = match until_overall {
         Some(left) if left <= working => {
             run.on_abort = OnAbort::Stop;
-            aborts.tighten(Instant::now() + left, "the migration's timeout");
+            Some(Instant::now() + left)
         }
         _ => {
             run.on_abort = OnAbort::Detach;
-            aborts.tighten(Instant::now() + working, "this invocation's time");
+            None
         }
-    }
+    };
     // after the deadline: a stop's grace and the log's drain fit in what the function has left
     if let Some(spare) = spare {
         run.stop_grace = run.stop_grace.min(spare / 2);
@@ -144,7 +148,9 @@ async fn invoke(inv: Request, settings: &HookSettings) -> Answer {
     // 3. The target revision, then launch or follow
     let report = match aborts.race(Clients::load(&run.connection)).await {
         Ok(Ok(clients)) => {
-            follow_or_launch(&event, &plan.service, &run, &clients, &out, &mut aborts).await
+            let service = plan.service.as_str();
+            let until = migration_deadline;
+            follow_or_launch(&event, service, &run, &clients, until, &out, &mut aborts).await
         }
         Ok(Err(e)) => failed(&e),
         Err(_) => failed(&crate::error::Error::before_run(
@@ -166,7 +172,10 @@ async fn invoke(inv: Request, settings: &HookSettings) -> Answer {
     let invocation = Invocation {
         outcome: report.outcome,
         release_defect: report.release_defect,
-        task_arn: report.task_arn.clone(),
+        task_arn: report
+            .task_arn
+            .clone()
+            .or_else(|| event.task().map(String::from)),
         earlier_task: event.task().is_some(),
         running,
         error: report.error.clone(),
@@ -174,6 +183,7 @@ async fn invoke(inv: Request, settings: &HookSettings) -> Answer {
         // never fewer than were printed before: a read cut short by this invocation's time
         // may have counted fewer
         log_lines: report.logs.log_lines.max(event.printed()),
+        deadline_passed: overall.is_some_and(|d| SystemTime::now() >= d),
     };
     let deadline = overall
         .and_then(|d| d.duration_since(SystemTime::UNIX_EPOCH).ok())
@@ -182,12 +192,13 @@ async fn invoke(inv: Request, settings: &HookSettings) -> Answer {
 }
 
 /// The target revision as the source, then the migration: launched, or the task an earlier
-/// invocation left in hookDetails followed.
+/// invocation left in hookDetails followed, within `migration_deadline` when it is set.
 async fn follow_or_launch(
     event: &HookEvent,
     service: &str,
     run: &RunPlan,
     clients: &Clients,
+    migration_deadline: Option<Instant>,
     out: &Output,
     aborts: &mut Aborts,
 ) -> Report {
@@ -215,6 +226,9 @@ async fn follow_or_launch(
             ));
         }
     };
+    if let Some(deadline) = migration_deadline {
+        aborts.tighten(deadline, "the migration's timeout");
+    }
     if let Some(task) = event.task() {
         let printed = event.printed();
         return migrate::resume(run, clients, &resolved, task, printed, out, aborts).await;
@@ -224,11 +238,22 @@ async fn follow_or_launch(
     if let Ok(derived) = derive::derive(run, &resolved, token) {
         let looking =
             preflight::hook_task(&clients.ecs, &cluster, &derived.started_by, &run.caller);
-        if let Ok(Ok(Some(task))) = aborts.race(looking).await {
-            out.progress(format!(
-                "this deployment's migration is {task}; following it"
-            ));
-            return migrate::resume(run, clients, &resolved, &task, 0, out, aborts).await;
+        match aborts.race(looking).await {
+            Ok(Ok(Some(task))) => {
+                out.progress(format!(
+                    "this deployment's migration is {task}; following it"
+                ));
+                return migrate::resume(run, clients, &resolved, &task, 0, out, aborts).await;
+            }
+            Ok(Ok(None)) => {}
+            // RunTask's token is the deployment's: launching finds that task if there is one
+            Ok(Err(e)) => tracing::debug!(error = %e, "looking for this deployment's migration"),
+            // the deadline fires once: past it, nothing may be launched
+            Err(ev) => {
+                let aborted = migrate::not_launched(ev, aborts.label(), out);
+                let region = Some(clients.region().to_string());
+                return migrate::unresolved(run, region, Err(aborted), out);
+            }
         }
     }
     migrate::migrate(run, clients, &resolved, out, aborts).await

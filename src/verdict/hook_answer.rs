@@ -22,6 +22,8 @@ pub struct Found {
     /// That task was left running at this invocation's end, or its log was cut short by the
     /// invocation's time (its verdict waits for the whole log).
     pub running: bool,
+    /// The migration's own deadline (`hookDetails.timeout`) has passed.
+    pub deadline_passed: bool,
 }
 
 /// Pure: the hook's answer and why.
@@ -55,6 +57,10 @@ pub fn hook_answer(f: Found) -> (HookStatus, &'static str) {
         Some(Outcome::TimedOut | Outcome::Interrupted) if f.launched => (
             Failed,
             "the migration's deadline (hookDetails.timeout or ECS_MIGRATE_TIMEOUT) passed; it was stopped",
+        ),
+        Some(Outcome::TimedOut | Outcome::Interrupted) if f.deadline_passed => (
+            Failed,
+            "the migration's deadline (hookDetails.timeout or ECS_MIGRATE_TIMEOUT) passed before it could be launched; nothing was launched",
         ),
         Some(Outcome::TimedOut | Outcome::Interrupted) => (
             InProgress,
@@ -93,6 +99,8 @@ pub struct Invocation {
     pub exit_code: Option<i32>,
     /// The log lines read (and printed) so far.
     pub log_lines: u64,
+    /// The migration's own deadline has passed.
+    pub deadline_passed: bool,
 }
 
 /// Pure: the answer ECS gets. IN_PROGRESS carries the task and how far its log was printed
@@ -104,6 +112,7 @@ pub fn answer(inv: &Invocation, call_back_delay: Duration, deadline_epoch: Optio
         release_defect: inv.release_defect,
         launched: inv.task_arn.is_some() || inv.earlier_task,
         running: inv.running && inv.task_arn.is_some(),
+        deadline_passed: inv.deadline_passed,
     });
     let reason = match (&inv.error, inv.outcome) {
         (_, _) if status == HookStatus::InProgress && inv.running => why.to_string(),
@@ -185,6 +194,7 @@ mod tests {
             release_defect,
             launched,
             running,
+            deadline_passed: false,
         };
         let rows = [
             (f(Outcome::Succeeded, false, true, false), Succeeded),
@@ -199,6 +209,20 @@ mod tests {
             (f(Outcome::Failed, false, true, true), InProgress),
             (f(Outcome::TimedOut, false, true, false), Failed),
             (f(Outcome::TimedOut, false, false, false), InProgress),
+            (
+                Found {
+                    deadline_passed: true,
+                    ..f(Outcome::TimedOut, false, false, false)
+                },
+                Failed,
+            ),
+            (
+                Found {
+                    deadline_passed: true,
+                    ..f(Outcome::TimedOut, false, true, true)
+                },
+                InProgress,
+            ),
             (f(Outcome::Busy, false, false, false), InProgress),
             (f(Outcome::LostTrack, false, true, false), InProgress),
         ];
@@ -219,7 +243,8 @@ mod tests {
                 outcome: None,
                 release_defect: false,
                 launched: false,
-                running: false
+                running: false,
+                deadline_passed: false,
             })
             .0,
             InProgress
@@ -239,7 +264,7 @@ mod tests {
             .skip(2)
             .take_while(|l| l.starts_with('|'))
             .collect();
-        assert_eq!(rows.len(), 11, "{rows:?}");
+        assert_eq!(rows.len(), 13, "{rows:?}");
         for row in rows {
             let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
             let (name, when, answer) = (cells[0], cells[1], cells[2]);
@@ -253,8 +278,10 @@ mod tests {
                 launched: !matches!(
                     outcome,
                     Outcome::LaunchFailed | Outcome::UsageError | Outcome::Busy
-                ),
-                running: when.starts_with("this invocation's time"),
+                ) && !when.contains("before the launch"),
+                running: when.starts_with("this invocation's time")
+                    && !when.contains("before the launch"),
+                deadline_passed: when.contains("own deadline"),
             };
             let want = ["SUCCEEDED", "FAILED", "IN_PROGRESS"]
                 .into_iter()

@@ -404,14 +404,22 @@ pub fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> String 
     }
 }
 
-/// The rest of the stderr lines, once the process has exited.
+/// The rest of the stderr lines, once the process has exited: up to the pipe's end (its
+/// reader ends at EOF), however long a loaded machine takes to read them.
 pub fn rest(rx: &std::sync::mpsc::Receiver<String>) -> String {
     let mut all = String::new();
-    while let Ok(l) = rx.recv_timeout(Duration::from_secs(2)) {
-        all.push_str(&l);
-        all.push('\n');
+    loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(l) => {
+                all.push_str(&l);
+                all.push('\n');
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return all,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("the pipe stayed open 60 s after the process exited; read so far:\n{all}")
+            }
+        }
     }
-    all
 }
 
 fn http(method: &str, path: &str, body: &str) -> String {
@@ -630,6 +638,17 @@ pub async fn finished_within(
     arn: &str,
     limit: Duration,
 ) -> aws_sdk_ecs::types::ServiceDeployment {
+    settled(w, arn, limit)
+        .await
+        .unwrap_or_else(|status| panic!("deployment still {status}"))
+}
+
+/// The deployment once it has finished within `limit`, or the status it was left in.
+pub async fn settled(
+    w: &World,
+    arn: &str,
+    limit: Duration,
+) -> Result<aws_sdk_ecs::types::ServiceDeployment, String> {
     let ecs = ecs(w).await;
     let until = Instant::now() + limit;
     loop {
@@ -643,9 +662,11 @@ pub async fn finished_within(
         let status = d.status().unwrap().as_str().to_string();
         if status == "SUCCESSFUL" || status.starts_with("ROLLBACK_S") || status == "ROLLBACK_FAILED"
         {
-            return d;
+            return Ok(d);
         }
-        assert!(Instant::now() < until, "deployment still {status}");
+        if Instant::now() >= until {
+            return Err(status);
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

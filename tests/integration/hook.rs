@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_smithy_types::Document;
-use common::{NATIVE, World, emulator, finished, finished_within, service_task_definition, stats};
+use common::{NATIVE, World, emulator, service_task_definition, settled, stats};
 use serde_json::{Value, json};
 
 const FUNCTION: &str = "migrate-hook";
@@ -134,6 +134,28 @@ fn function_log(w: &World) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
+/// The deployment once it has finished within `limit`; if it has not, the test fails with what
+/// the hook did: its invocations and answers, the function's log and the migration tasks.
+async fn finished_within(
+    w: &World,
+    deployment: &str,
+    limit: Duration,
+) -> aws_sdk_ecs::types::ServiceDeployment {
+    match settled(w, deployment, limit).await {
+        Ok(d) => d,
+        Err(status) => panic!(
+            "deployment still {status} after {limit:?}\ninvocations: {:#?}\ntasks: {:#?}\nfunction log:\n{}",
+            invocations(w),
+            migrations(w).await,
+            function_log(w)
+        ),
+    }
+}
+
+async fn finished(w: &World, deployment: &str) -> aws_sdk_ecs::types::ServiceDeployment {
+    finished_within(w, deployment, Duration::from_secs(30)).await
+}
+
 fn stages(w: &World, deployment: &str) -> Vec<String> {
     stats(&w.region)["deployment_stages"][deployment]
         .as_array()
@@ -161,9 +183,11 @@ async fn every_deployment_is_gated_by_one_migration_even_with_duplicate_invocati
         function_log(&w)
     );
     assert_eq!(service_task_definition(&w).await, td);
-    // twins that launch at once: the family's claim stops the loser before its container
-    // starts, and it follows the winner; exactly one migration ran
+    // twins that launch at once run the same revision with the deployment's token: RunTask
+    // answers both with one task (a twin's own registration is left unused); exactly one
+    // migration ran
     let tasks = migrations(&w).await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}\n{}", function_log(&w));
     let ran: Vec<_> = tasks
         .iter()
         .filter(|t| t.containers().iter().any(|c| c.exit_code().is_some()))
@@ -175,7 +199,6 @@ async fn every_deployment_is_gated_by_one_migration_even_with_duplicate_invocati
         function_log(&w)
     );
     assert_eq!(ran[0].containers()[0].exit_code(), Some(0), "{:?}", ran[0]);
-    assert!(tasks.len() <= 2, "{tasks:?}");
     assert_eq!(w.sql("SELECT count(*) FROM schema_migrations"), "3");
     let calls = invocations(&w);
     assert!(calls.len() >= 2, "{calls:?}");
@@ -299,7 +322,6 @@ async fn a_migration_longer_than_an_invocation_spans_several_within_the_function
         function_log(&w)
     );
     let calls = invocations(&w);
-    assert!(calls.len() >= 3, "several invocations: {calls:?}");
     assert!(
         calls.iter().all(|c| c["error"].is_null()),
         "none outlived the function: {calls:?}"
@@ -310,13 +332,21 @@ async fn a_migration_longer_than_an_invocation_spans_several_within_the_function
             .all(|c| c["executionId"] == calls[0]["executionId"]),
         "one hook execution"
     );
-    let task = calls[0]["answer"]["hookDetails"]["ecsMigrateTask"].clone();
-    assert!(task.is_string(), "{calls:?}");
+    // the invocation that launched it (the first, unless its time ran out before the launch)
+    let launcher = calls
+        .iter()
+        .position(|c| c["answer"]["hookDetails"]["ecsMigrateTask"].is_string())
+        .unwrap_or_else(|| panic!("no invocation launched it: {calls:?}"));
+    let task = calls[launcher]["answer"]["hookDetails"]["ecsMigrateTask"].clone();
     assert!(
-        calls[1..calls.len()]
+        calls.len() >= launcher + 3,
+        "several invocations: {calls:?}"
+    );
+    assert!(
+        calls[launcher + 1..]
             .iter()
             .all(|c| c["hookDetails"]["ecsMigrateTask"] == task),
-        "later invocations follow the first one's task: {calls:?}"
+        "later invocations follow the launcher's task: {calls:?}"
     );
     assert_eq!(migrations(&w).await.len(), 1);
     assert_eq!(w.sql("SELECT count(*) FROM schema_migrations"), "5");
@@ -372,13 +402,8 @@ async fn a_function_that_crashes_rolls_the_deployment_back() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_migrations_timeout_stops_it_across_invocations() {
     let w = World::new();
-    // each invocation works 1.5 s; the migration's timeout (4 s) falls in a later one
-    let f = function(
-        &w,
-        60,
-        1,
-        &[("ECS_MIGRATE_HOOK_INVOCATION_BUDGET", "1500ms")],
-    );
+    // each invocation works 3 s; the migration's timeout (10 s) falls in a later one
+    let f = function(&w, 60, 1, &[("ECS_MIGRATE_HOOK_INVOCATION_BUDGET", "3s")]);
     let td = common::revision(
         &w,
         &[
@@ -388,9 +413,9 @@ async fn the_migrations_timeout_stops_it_across_invocations() {
             "rails:SLOW_MIGRATION_SECONDS=60",
         ],
     );
-    let deployment = deploy(&w, &td, &f, json!({"container": "rails", "timeout": "4s"})).await;
+    let deployment = deploy(&w, &td, &f, json!({"container": "rails", "timeout": "10s"})).await;
 
-    let d = finished_within(&w, &deployment, Duration::from_secs(60)).await;
+    let d = finished_within(&w, &deployment, Duration::from_secs(90)).await;
     assert_eq!(d.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
     let calls = invocations(&w);
     assert!(calls.len() >= 2, "{calls:?}");
@@ -411,5 +436,81 @@ async fn the_migrations_timeout_stops_it_across_invocations() {
     assert!(
         log.contains("hook answer: FAILED (the migration's deadline (hookDetails.timeout or ECS_MIGRATE_TIMEOUT) passed; it was stopped"),
         "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_is_launched_once_the_migrations_deadline_has_passed() {
+    let w = World::new();
+    // the deadline (2 s) passes while the first invocation looks for an earlier launch
+    w.faults(r#"{"latency": {"ListTasks": 3.0}}"#);
+    let f = function(&w, 20, 1, &[]);
+    let td = common::revision(
+        &w,
+        &[
+            "--image",
+            &format!("rails={}", w.s("image_next")),
+            "--env",
+            "rails:SLOW_MIGRATION_SECONDS=60",
+        ],
+    );
+    let deployment = deploy(&w, &td, &f, json!({"container": "rails", "timeout": "2s"})).await;
+
+    let d = finished_within(&w, &deployment, Duration::from_secs(30)).await;
+    assert_eq!(d.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
+    let runs = stats(&w.region)["calls"]["RunTask"].as_u64().unwrap_or(0);
+    assert_eq!(runs, 0, "nothing launched\n{}", function_log(&w));
+    let calls = invocations(&w);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0]["error"].is_null(), "{calls:?}");
+    assert_eq!(calls[0]["answer"]["hookStatus"], "FAILED");
+    let log = function_log(&w);
+    assert!(
+        log.contains("hook answer: FAILED (the migration's deadline (hookDetails.timeout or ECS_MIGRATE_TIMEOUT) passed before it could be launched; nothing was launched"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deadline_that_passed_between_invocations_stops_the_migration_at_once() {
+    let w = World::new();
+    // the first invocation works 5 s; ECS asks again 3 s later, after the 6 s deadline
+    let f = function(
+        &w,
+        60,
+        1,
+        &[
+            ("ECS_MIGRATE_HOOK_INVOCATION_BUDGET", "5s"),
+            ("ECS_MIGRATE_HOOK_CALLBACK_DELAY", "3s"),
+        ],
+    );
+    let td = common::revision(
+        &w,
+        &[
+            "--image",
+            &format!("rails={}", w.s("image_next")),
+            "--env",
+            "rails:SLOW_MIGRATION_SECONDS=60",
+        ],
+    );
+    let deployment = deploy(&w, &td, &f, json!({"container": "rails", "timeout": "6s"})).await;
+
+    let d = finished_within(&w, &deployment, Duration::from_secs(60)).await;
+    assert_eq!(d.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
+    let calls = invocations(&w);
+    assert_eq!(calls.len(), 2, "{calls:#?}\n{}", function_log(&w));
+    assert_eq!(calls[0]["answer"]["hookStatus"], "IN_PROGRESS");
+    assert!(calls[1]["hookDetails"]["ecsMigrateTask"].is_string());
+    assert_eq!(calls[1]["answer"]["hookStatus"], "FAILED", "{calls:#?}");
+    let tasks = migrations(&w).await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].desired_status(), Some("STOPPED"));
+    assert!(
+        tasks[0]
+            .stopped_reason()
+            .unwrap_or_default()
+            .contains("the migration's timeout"),
+        "{:?}",
+        tasks[0].stopped_reason()
     );
 }
