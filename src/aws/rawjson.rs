@@ -116,17 +116,10 @@ pub async fn describe_task_definition(ecs: &aws_sdk_ecs::Client, td: &str) -> Re
     })
 }
 
-/// A task definition (`family:revision` or its ARN), or None when ECS does not know it.
+/// A task definition (a family for its latest revision, `family:revision` or an ARN), or None
+/// when ECS does not know it (a family that does not exist yet).
 pub async fn task_definition(ecs: &aws_sdk_ecs::Client, td: &str) -> Result<Option<Described>> {
     describe_raw(ecs, td).await
-}
-
-/// The family's latest revision, or None when the family does not exist yet.
-pub async fn latest_task_definition(
-    ecs: &aws_sdk_ecs::Client,
-    family: &str,
-) -> Result<Option<Described>> {
-    describe_raw(ecs, family).await
 }
 
 /// RegisterTaskDefinition with our JSON as the body; returns the registered definition.

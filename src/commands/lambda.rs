@@ -20,6 +20,7 @@ use crate::plan::migration::{OnAbort, RunPlan};
 use crate::signals::Aborts;
 use crate::steps::{derive, hook, migrate, preflight};
 use crate::verdict::hook_answer::{self, Invocation};
+use crate::verdict::outcome::Outcome;
 use crate::verdict::report::Report;
 
 /// Serves invocations until the runtime ends the process; the exit code when it cannot start.
@@ -119,10 +120,12 @@ async fn invoke(inv: Request, settings: &HookSettings) -> Answer {
     let overall = event.deadline().or_else(|| run.timeout.map(|t| now + t));
     let until_overall = overall.map(|d| d.duration_since(now).unwrap_or(Duration::ZERO));
     if until_overall == Some(Duration::ZERO) && event.task().is_none() {
-        return Answer::new(
-            HookStatus::Failed,
-            "the migration's deadline (hookDetails.timeout or ECS_MIGRATE_TIMEOUT) passed before it could be launched; nothing was launched",
-        );
+        let never = Invocation {
+            outcome: Some(Outcome::TimedOut),
+            deadline_passed: true,
+            ..Default::default()
+        };
+        return hook_answer::answer(&never, settings.call_back_delay, None);
     }
     // the AWS configuration and the target revision are read in this invocation's time; the
     // migration's own deadline, when it falls within it, bounds the launch and the follow

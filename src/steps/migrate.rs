@@ -127,15 +127,7 @@ pub async fn resume(
     match derive::derive(plan, resolved, token) {
         Err(e) => trail.error = Some(e),
         Ok(derived) => {
-            if plan.record.enabled {
-                trail.recorder = derived.log_target.as_ref().map(|t| {
-                    Recorder::new(
-                        clients.logs_in(t.region.as_deref()),
-                        &t.group,
-                        &derived.family,
-                    )
-                });
-            }
+            trail.recorder = recorder(plan, clients, &derived);
             let cluster = plan.target.cluster.clone().unwrap_or_default();
             let url = report::task_console_url(clients.region(), &cluster, task_arn);
             trail.launched = Some((task_arn.to_string(), url));
@@ -273,15 +265,7 @@ async fn steps(
     }
     trail.derived = Some(derived.clone());
     let derived = &derived;
-    if plan.record.enabled {
-        trail.recorder = derived.log_target.as_ref().map(|t| {
-            Recorder::new(
-                clients.logs_in(t.region.as_deref()),
-                &t.group,
-                &derived.family,
-            )
-        });
-    }
+    trail.recorder = recorder(plan, clients, derived);
     // who launches, looked up beside the preflight (it only names them in the record)
     let caller = trail.recorder.is_some().then(|| {
         let clients = clients.clone();
@@ -366,6 +350,20 @@ async fn steps(
     }
     trail.followed = Some(followed);
     Ok(())
+}
+
+/// Where the record goes: the family's stream in the container's log group (None:
+/// `--no-record`, or no awslogs log group to keep it in).
+fn recorder(plan: &RunPlan, clients: &Clients, derived: &Derived) -> Option<Recorder> {
+    let t = derived
+        .log_target
+        .as_ref()
+        .filter(|_| plan.record.enabled)?;
+    Some(Recorder::new(
+        clients.logs_in(t.region.as_deref()),
+        &t.group,
+        &derived.family,
+    ))
 }
 
 /// What the launch record says: what runs, where, and who launched it.

@@ -44,7 +44,7 @@ pub async fn locate(clients: &Clients, at: &Locator) -> Result<Located> {
         }
         (None, None) => return Err(Error::usage("give --service or --migration-family")),
     };
-    let Some(described) = rawjson::latest_task_definition(&clients.ecs, &family).await? else {
+    let Some(described) = rawjson::task_definition(&clients.ecs, &family).await? else {
         return Err(Error::usage(format!(
             "no migration task definition family {family}: ecs-migrate has not run a migration here"
         ))

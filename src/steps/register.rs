@@ -21,7 +21,7 @@ pub async fn register_or_reuse(
     family: &str,
     desired: &Value,
 ) -> Result<Registered> {
-    match rawjson::latest_task_definition(ecs, family).await? {
+    match rawjson::task_definition(ecs, family).await? {
         Some(latest)
             if latest.task_definition["status"] == "ACTIVE"
                 && taskdef::equivalent(&latest.register_input(), desired) =>

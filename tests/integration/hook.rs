@@ -113,6 +113,14 @@ fn invocations(w: &World) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The next release (rails-next, with two more migrations) as a revision of the service's
+/// family, its migration taking `seconds` longer.
+fn next_release(w: &World, seconds: u64) -> String {
+    let image = format!("rails={}", w.s("image_next"));
+    let slow = format!("rails:SLOW_MIGRATION_SECONDS={seconds}");
+    common::revision(w, &["--image", &image, "--env", &slow])
+}
+
 /// The migration tasks launched in the world's cluster.
 async fn migrations(w: &World) -> Vec<aws_sdk_ecs::types::Task> {
     common::tasks(w)
@@ -303,15 +311,7 @@ async fn a_migration_longer_than_an_invocation_spans_several_within_the_function
     // a 6 s function and no invocation budget: the function's own deadline bounds each one
     // (3 s of work, 3 s kept for the answer)
     let f = function(&w, 6, 1, &[]);
-    let td = common::revision(
-        &w,
-        &[
-            "--image",
-            &format!("rails={}", w.s("image_next")),
-            "--env",
-            "rails:SLOW_MIGRATION_SECONDS=8",
-        ],
-    );
+    let td = next_release(&w, 8);
     let deployment = deploy(&w, &td, &f, json!({"container": "rails"})).await;
 
     let d = finished_within(&w, &deployment, Duration::from_secs(90)).await;
@@ -360,15 +360,7 @@ async fn a_migration_longer_than_an_invocation_spans_several_within_the_function
 async fn a_function_that_crashes_rolls_the_deployment_back() {
     let w = World::new();
     let f = function(&w, 60, 1, &[]);
-    let td = common::revision(
-        &w,
-        &[
-            "--image",
-            &format!("rails={}", w.s("image_next")),
-            "--env",
-            "rails:SLOW_MIGRATION_SECONDS=30",
-        ],
-    );
+    let td = next_release(&w, 30);
     let deployment = deploy(&w, &td, &f, json!({"container": "rails"})).await;
     // the function is following the migration when its process dies
     let mut waited = 0;
@@ -404,15 +396,7 @@ async fn the_migrations_timeout_stops_it_across_invocations() {
     let w = World::new();
     // each invocation works 3 s; the migration's timeout (10 s) falls in a later one
     let f = function(&w, 60, 1, &[("ECS_MIGRATE_HOOK_INVOCATION_BUDGET", "3s")]);
-    let td = common::revision(
-        &w,
-        &[
-            "--image",
-            &format!("rails={}", w.s("image_next")),
-            "--env",
-            "rails:SLOW_MIGRATION_SECONDS=60",
-        ],
-    );
+    let td = next_release(&w, 60);
     let deployment = deploy(&w, &td, &f, json!({"container": "rails", "timeout": "10s"})).await;
 
     let d = finished_within(&w, &deployment, Duration::from_secs(90)).await;
@@ -445,15 +429,7 @@ async fn nothing_is_launched_once_the_migrations_deadline_has_passed() {
     // the deadline (2 s) passes while the first invocation looks for an earlier launch
     w.faults(r#"{"latency": {"ListTasks": 3.0}}"#);
     let f = function(&w, 20, 1, &[]);
-    let td = common::revision(
-        &w,
-        &[
-            "--image",
-            &format!("rails={}", w.s("image_next")),
-            "--env",
-            "rails:SLOW_MIGRATION_SECONDS=60",
-        ],
-    );
+    let td = next_release(&w, 60);
     let deployment = deploy(&w, &td, &f, json!({"container": "rails", "timeout": "2s"})).await;
 
     let d = finished_within(&w, &deployment, Duration::from_secs(30)).await;
@@ -484,15 +460,7 @@ async fn a_deadline_that_passed_between_invocations_stops_the_migration_at_once(
             ("ECS_MIGRATE_HOOK_CALLBACK_DELAY", "3s"),
         ],
     );
-    let td = common::revision(
-        &w,
-        &[
-            "--image",
-            &format!("rails={}", w.s("image_next")),
-            "--env",
-            "rails:SLOW_MIGRATION_SECONDS=60",
-        ],
-    );
+    let td = next_release(&w, 60);
     let deployment = deploy(&w, &td, &f, json!({"container": "rails", "timeout": "6s"})).await;
 
     let d = finished_within(&w, &deployment, Duration::from_secs(60)).await;
