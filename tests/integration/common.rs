@@ -389,6 +389,26 @@ pub fn spawn_migration(w: &World, extra: &[&str]) -> (Child, std::sync::mpsc::Re
     spawn_run(w, &args)
 }
 
+/// A container script that waits for the test: `start` blocks until `go()` is called. The
+/// emulator runs containers as local processes, so a file in the world's directory sequences
+/// the container after the test's own setup (a fault set, say), with no sleep to guess.
+pub struct Go(PathBuf);
+
+impl Go {
+    pub fn new(w: &World) -> Self {
+        Go(w.dir.path().join("go"))
+    }
+
+    /// The shell prefix that waits for `go()`.
+    pub fn start(&self) -> String {
+        format!("while [ ! -e '{}' ]; do sleep 0.05; done", self.0.display())
+    }
+
+    pub fn go(&self) {
+        std::fs::write(&self.0, b"").unwrap();
+    }
+}
+
 /// Reads stderr lines until one contains `needle`; returns everything read.
 pub fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
     let mut seen = String::new();

@@ -71,7 +71,7 @@ async fn run_is_granted_exactly_what_it_calls() {
     let o = w.run_on(
         "ass-staging",
         "image",
-        &["--timeout", "2s", "--", "sh", "-c", "sleep 30"],
+        &["--timeout", "8s", "--", "sh", "-c", "sleep 30"],
     );
     assert_eq!(code(&o), 124, "{}", stderr(&o));
     assert_policy_is_the_calls(&w, "run", &IMPLIED);

@@ -504,7 +504,7 @@ async fn the_json_result_says_what_is_known_on_every_path() {
         "image",
         &[
             "--timeout",
-            "2s",
+            "8s",
             "--output",
             "json",
             "--",
@@ -517,7 +517,7 @@ async fn the_json_result_says_what_is_known_on_every_path() {
     let r = json_of(&o);
     let error = r["error"].as_str().unwrap();
     assert!(
-        error.starts_with("deadline reached (--timeout 2s); task arn:")
+        error.starts_with("deadline reached (--timeout 8s); task arn:")
             && error.ends_with("was stopped"),
         "{error}"
     );

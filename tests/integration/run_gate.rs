@@ -413,7 +413,7 @@ async fn the_deadline_stops_the_task_and_exits_124() {
         "image",
         &[
             "--timeout",
-            "5s",
+            "10s",
             "--output",
             "json",
             "--",
@@ -427,7 +427,7 @@ async fn the_deadline_stops_the_task_and_exits_124() {
     assert_eq!(r["outcome"], "timed_out");
     assert_eq!(r["stop_code"], "UserInitiated");
     assert!(
-        stderr(&o).contains("deadline reached (--timeout 5s)"),
+        stderr(&o).contains("deadline reached (--timeout 10s)"),
         "{}",
         stderr(&o)
     );
@@ -442,7 +442,7 @@ async fn detach_on_deadline_leaves_the_task_running() {
         "image",
         &[
             "--timeout",
-            "4s",
+            "8s",
             "--on-abort",
             "detach",
             "--output",
